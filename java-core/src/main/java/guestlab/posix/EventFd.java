@@ -1,0 +1,56 @@
+package guestlab.posix;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * An eventfd(2): the doorbell of lguest's LHREQ_EVENTFD and vhost-user's kick and call fds.
+ * {@link #signal()} adds one; {@link #await()} blocks until the counter is non-zero and returns
+ * and clears it. Closing is idempotent.
+ */
+public final class EventFd implements AutoCloseable {
+    private final int fd;
+    private volatile boolean closed;
+
+    private EventFd(int fd) {
+        this.fd = fd;
+    }
+
+    public static EventFd create() {
+        return new EventFd(Libc.eventfd(0, Libc.EFD_CLOEXEC));
+    }
+
+    /** Wraps an eventfd received from elsewhere (a vhost-user frontend); this object owns it. */
+    public static EventFd adopt(int fd) {
+        return new EventFd(fd);
+    }
+
+    public int fd() {
+        return fd;
+    }
+
+    public void signal() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment one = arena.allocateFrom(ValueLayout.JAVA_LONG, 1L);
+            Libc.write(fd, one, "eventfd write");
+        }
+    }
+
+    /** Blocks until signalled; returns how many signals were folded into this wake-up. */
+    public long await() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment count = arena.allocate(ValueLayout.JAVA_LONG);
+            Libc.read(fd, count, "eventfd read");
+            return count.get(ValueLayout.JAVA_LONG, 0);
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        if (!closed) {
+            closed = true;
+            Libc.close(fd);
+        }
+    }
+}

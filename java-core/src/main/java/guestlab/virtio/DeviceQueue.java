@@ -1,0 +1,257 @@
+package guestlab.virtio;
+
+import guestlab.events.Event;
+import guestlab.events.EventBus;
+import guestlab.events.EventKind;
+import guestlab.events.QueueCounters;
+import guestlab.memory.GuestMemory;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The device side of a split virtqueue (virtio 1.x section 2.7), over guest memory the guest
+ * controls. Everything read from the ring is validated before use: a violation throws
+ * {@link RingFault} and leaves the queue broken (every later call throws too). Only the queue's
+ * device thread calls {@link #pop()} and {@link #push}; {@link #state()} may be called from
+ * anywhere.
+ */
+public final class DeviceQueue {
+    static final int DESC_F_NEXT = 1, DESC_F_WRITE = 2, DESC_F_INDIRECT = 4;
+    static final int AVAIL_F_NO_INTERRUPT = 1;
+
+    private final GuestMemory mem;
+    private final VringLayout ring;
+    private final QueueId id;
+    private final EventBus events;
+    private final QueueCounters counters;
+    private final boolean eventIdx;
+    private final boolean indirect;
+
+    private volatile int lastAvail;     // free-running u16: next avail slot to take
+    private volatile int usedIdx;       // free-running u16: next used slot to fill
+    private volatile int inFlight;
+    private int signalledUsed;          // used idx when we last decided about an interrupt
+    private volatile String broken;
+
+    public DeviceQueue(GuestMemory mem, VringLayout ring, long features, QueueId id, EventBus events,
+                       QueueCounters counters) throws RingFault {
+        this.mem = mem;
+        this.ring = ring;
+        this.id = id;
+        this.events = events;
+        this.counters = counters;
+        this.eventIdx = Features.has(features, Features.RING_EVENT_IDX);
+        this.indirect = Features.has(features, Features.RING_INDIRECT_DESC);
+        int extra = eventIdx ? 2 : 0;
+        if (!mem.contains(ring.desc(), ring.descBytes()) || !mem.contains(ring.avail(), ring.availBytes() + extra - 2)
+                || !mem.contains(ring.used(), ring.usedBytes() + extra - 2)) {
+            throw fault(String.format("ring outside guest memory: desc=0x%x avail=0x%x used=0x%x size=%d",
+                    ring.desc(), ring.avail(), ring.used(), ring.size()));
+        }
+        this.usedIdx = mem.readU16(ring.used() + 2);
+        this.lastAvail = usedIdx;
+        this.signalledUsed = usedIdx;
+    }
+
+    public QueueId id() {
+        return id;
+    }
+
+    public VringLayout layout() {
+        return ring;
+    }
+
+    public QueueCounters counters() {
+        return counters;
+    }
+
+    public boolean isBroken() {
+        return broken != null;
+    }
+
+    /** Why the queue broke, or null. */
+    public String brokenReason() {
+        return broken;
+    }
+
+    /** Restart from a saved position (vhost-user SET_VRING_BASE). */
+    public void setBase(int availIndex) {
+        lastAvail = availIndex & 0xffff;
+    }
+
+    public int lastAvail() {
+        return lastAvail;
+    }
+
+    /**
+     * Takes the next available chain, or returns null when the driver has offered nothing new.
+     * When it returns null it has re-armed notifications (avail_event, section 2.7.10) and
+     * re-checked, so a driver that adds a buffer afterwards will kick.
+     */
+    public DescriptorChain pop() throws RingFault {
+        checkUsable();
+        int avail = availIdx();
+        if (avail == lastAvail) {
+            if (eventIdx) {
+                mem.writeU16(availEventAddr(), lastAvail);
+                GuestMemory.fence();
+                avail = availIdx();
+            }
+            if (avail == lastAvail) return null;
+        }
+        GuestMemory.fence(); // read ring entries only after seeing idx (section 2.7.13.3)
+        int slot = lastAvail % ring.size();
+        int head = mem.readU16(ring.avail() + 4 + 2L * slot);
+        DescriptorChain chain = walk(head, lastAvail);
+        lastAvail = (lastAvail + 1) & 0xffff;
+        inFlight++;
+        counters.requests.incrementAndGet();
+        counters.bytesRead.addAndGet(chain.readableLength());
+        events.publish(new Event(chain.takenNanos(), id.guest(), id.device(), id.index(), EventKind.REQUEST,
+                chain.availIndex(), head, chain.readableLength(),
+                "out=" + chain.readable().size() + " in=" + chain.writable().size()));
+        return chain;
+    }
+
+    /** Returns a chain to the driver with {@code written} bytes put into its writable buffers. */
+    public void push(DescriptorChain chain, int written) throws RingFault {
+        checkUsable();
+        if (written < 0 || written > chain.writableLength()) {
+            throw new IllegalArgumentException("written " + written + " exceeds the chain's writable length");
+        }
+        int slot = usedIdx % ring.size();
+        long elem = ring.used() + 4 + 8L * slot;
+        mem.writeU32(elem, chain.head());
+        mem.writeU32(elem + 4, written);
+        GuestMemory.fence(); // the element before the index (section 2.7.8.2)
+        usedIdx = (usedIdx + 1) & 0xffff;
+        mem.writeU16(ring.used() + 2, usedIdx);
+        inFlight--;
+        counters.completions.incrementAndGet();
+        counters.bytesWritten.addAndGet(written);
+        long now = System.nanoTime();
+        events.publish(new Event(now, id.guest(), id.device(), id.index(), EventKind.COMPLETION,
+                usedIdx, chain.head(), written, "latency=" + (now - chain.takenNanos()) / 1000 + "us"));
+    }
+
+    /**
+     * Whether the driver wants an interrupt for what was pushed since the last call: used_event
+     * with EVENT_IDX (section 2.7.10), otherwise the avail ring's NO_INTERRUPT flag.
+     */
+    public boolean needsInterrupt() {
+        if (broken != null) return false;
+        GuestMemory.fence();
+        int old = signalledUsed;
+        int now = usedIdx;
+        signalledUsed = now;
+        if (old == now) return false;
+        if (eventIdx) {
+            int usedEvent = mem.readU16(ring.avail() + 4 + 2L * ring.size());
+            // vring_need_event(): did new_idx step past event_idx since old?
+            return ((now - usedEvent - 1) & 0xffff) < ((now - old) & 0xffff);
+        }
+        return (mem.readU16(ring.avail()) & AVAIL_F_NO_INTERRUPT) == 0;
+    }
+
+    /** Marks the queue broken; later pops and pushes throw. Returns the fault to throw. */
+    public RingFault fault(String reason) {
+        if (broken == null) broken = reason;
+        counters.errors.incrementAndGet();
+        return new RingFault(id + ": " + reason);
+    }
+
+    public QueueState state() {
+        int avail = broken == null || mem.contains(ring.avail(), 4) ? safeAvailIdx() : -1;
+        int last = lastAvail;
+        return new QueueState(id, ring.size(), ring.desc(), ring.avail(), ring.used(), avail, last, usedIdx,
+                avail < 0 ? 0 : (avail - last) & 0xffff, inFlight, broken != null, counters.snapshot());
+    }
+
+    private int safeAvailIdx() {
+        try {
+            return mem.readU16(ring.avail() + 2);
+        } catch (RuntimeException e) {
+            return -1;
+        }
+    }
+
+    private void checkUsable() throws RingFault {
+        if (broken != null) throw new RingFault(id + " is broken: " + broken);
+    }
+
+    /** Reads avail.idx and checks it has not run more than a ring's worth ahead of us. */
+    private int availIdx() throws RingFault {
+        int avail = mem.readU16(ring.avail() + 2);
+        int ahead = (avail - lastAvail) & 0xffff;
+        if (ahead > ring.size()) {
+            throw fault("avail.idx " + avail + " is " + ahead + " ahead of the device's " + lastAvail
+                    + ", more than the queue size " + ring.size());
+        }
+        return avail;
+    }
+
+    private long availEventAddr() {
+        return ring.used() + 4 + 8L * ring.size();
+    }
+
+    /** Follows a chain from {@code head}, validating every descriptor (section 2.7.5). */
+    private DescriptorChain walk(int head, int availIndex) throws RingFault {
+        if (head >= ring.size()) {
+            throw fault("avail ring slot " + (availIndex % ring.size()) + " names head " + head
+                    + ", outside the queue of " + ring.size());
+        }
+        List<Buffer> readable = new ArrayList<>(4);
+        List<Buffer> writable = new ArrayList<>(4);
+        long table = ring.desc();
+        int tableSize = ring.size();
+        int index = head;
+        int seen = 0;
+        boolean inIndirect = false;
+        while (true) {
+            if (++seen > tableSize) {
+                throw fault("descriptor chain from head " + head + " is longer than its table of " + tableSize
+                        + (inIndirect ? " (indirect)" : "") + ": a loop");
+            }
+            long d = table + 16L * index;
+            long addr = mem.readU64(d);
+            long len = mem.readU32(d + 8);
+            int flags = mem.readU16(d + 12);
+            int next = mem.readU16(d + 14);
+            if ((flags & DESC_F_INDIRECT) != 0) {
+                if (!indirect) throw fault("indirect descriptor at " + index + " but INDIRECT_DESC was not negotiated");
+                if (inIndirect) throw fault("indirect descriptor inside an indirect table (section 2.7.5.3.1)");
+                if ((flags & DESC_F_NEXT) != 0) throw fault("descriptor " + index + " has both INDIRECT and NEXT");
+                if (len == 0 || len % 16 != 0 || len / 16 > 32768) {
+                    throw fault("indirect table length " + len + " is not a non-zero multiple of 16");
+                }
+                if (!mem.contains(addr, len)) {
+                    throw fault(String.format("indirect table 0x%x+%d is outside guest memory", addr, len));
+                }
+                table = addr;
+                tableSize = (int) (len / 16);
+                index = 0;
+                seen = 0;
+                inIndirect = true;
+                continue;
+            }
+            if (len > Integer.MAX_VALUE || !mem.contains(addr, len)) {
+                throw fault(String.format("descriptor %d buffer 0x%x+%d is outside guest memory", index, addr, len));
+            }
+            if ((flags & DESC_F_WRITE) != 0) {
+                writable.add(new Buffer(addr, (int) len));
+            } else {
+                if (!writable.isEmpty()) {
+                    throw fault("descriptor " + index + " is device-readable after a device-writable one");
+                }
+                readable.add(new Buffer(addr, (int) len));
+            }
+            if ((flags & DESC_F_NEXT) == 0) break;
+            if (next >= tableSize) {
+                throw fault("descriptor " + index + " links to " + next + ", outside its table of " + tableSize);
+            }
+            index = next;
+        }
+        return new DescriptorChain(head, availIndex, List.copyOf(readable), List.copyOf(writable), System.nanoTime());
+    }
+}

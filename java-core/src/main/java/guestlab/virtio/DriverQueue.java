@@ -1,0 +1,162 @@
+package guestlab.virtio;
+
+import guestlab.memory.GuestMemory;
+
+import java.util.List;
+
+/**
+ * The driver side of a split virtqueue (virtio 1.x section 2.7, driver requirements), for
+ * guests simulated inside the JVM: it owns a ring in guest memory, offers buffers, decides
+ * whether to kick, and collects used buffers. Not thread-safe: one guest CPU drives it.
+ */
+public final class DriverQueue {
+    /** A buffer the device has returned: the chain's head and the bytes it wrote. */
+    public record Used(int head, int len) {}
+
+    private final GuestMemory mem;
+    private final VringLayout ring;
+    private final boolean eventIdx;
+    private final boolean indirect;
+    private final int[] chainLength;   // descriptors each in-flight head holds in the table
+    private int freeHead;
+    private int numFree;
+    private int availIdx;
+    private int kickedAt;               // avail idx when we last decided about a kick
+    private int lastUsed;
+
+    public DriverQueue(GuestMemory mem, VringLayout ring, long features) {
+        this.mem = mem;
+        this.ring = ring;
+        this.eventIdx = Features.has(features, Features.RING_EVENT_IDX);
+        this.indirect = Features.has(features, Features.RING_INDIRECT_DESC);
+        this.chainLength = new int[ring.size()];
+        mem.clear(ring.desc(), ring.descBytes());
+        mem.clear(ring.avail(), ring.availBytes());
+        mem.clear(ring.used(), ring.usedBytes());
+        for (int i = 0; i < ring.size() - 1; i++) {
+            mem.writeU16(descAddr(i) + 14, i + 1);
+        }
+        numFree = ring.size();
+    }
+
+    public VringLayout layout() {
+        return ring;
+    }
+
+    public int freeDescriptors() {
+        return numFree;
+    }
+
+    public int availIdx() {
+        return availIdx;
+    }
+
+    /**
+     * Offers a chain: {@code out} buffers the device reads, then {@code in} buffers it writes.
+     * Returns the head, or -1 when the table has too few free descriptors.
+     */
+    public int add(List<Buffer> out, List<Buffer> in) {
+        int n = out.size() + in.size();
+        if (n == 0) throw new IllegalArgumentException("a chain needs at least one buffer");
+        if (n > numFree) return -1;
+        int head = freeHead;
+        int d = head;
+        int last = head;
+        for (int i = 0; i < n; i++) {
+            Buffer b = i < out.size() ? out.get(i) : in.get(i - out.size());
+            long a = descAddr(d);
+            mem.writeU64(a, b.addr());
+            mem.writeU32(a + 8, b.len());
+            int flags = (i < out.size() ? 0 : DeviceQueue.DESC_F_WRITE) | (i + 1 < n ? DeviceQueue.DESC_F_NEXT : 0);
+            mem.writeU16(a + 12, flags);
+            last = d;
+            d = mem.readU16(a + 14);
+        }
+        freeHead = d;
+        numFree -= n;
+        chainLength[head] = n;
+        mem.writeU16(descAddr(last) + 14, 0);
+        publish(head);
+        return head;
+    }
+
+    /**
+     * Offers a chain through one indirect descriptor whose table the caller placed at
+     * {@code table} (16 bytes per buffer, section 2.7.5.3). Returns the head, or -1 if no
+     * descriptor is free.
+     */
+    public int addIndirect(List<Buffer> out, List<Buffer> in, long table) {
+        if (!indirect) throw new IllegalStateException("INDIRECT_DESC was not negotiated");
+        int n = out.size() + in.size();
+        if (numFree == 0) return -1;
+        for (int i = 0; i < n; i++) {
+            Buffer b = i < out.size() ? out.get(i) : in.get(i - out.size());
+            long a = table + 16L * i;
+            mem.writeU64(a, b.addr());
+            mem.writeU32(a + 8, b.len());
+            mem.writeU16(a + 12, (i < out.size() ? 0 : DeviceQueue.DESC_F_WRITE) | (i + 1 < n ? DeviceQueue.DESC_F_NEXT : 0));
+            mem.writeU16(a + 14, i + 1 < n ? i + 1 : 0);
+        }
+        int head = freeHead;
+        long a = descAddr(head);
+        freeHead = mem.readU16(a + 14);
+        numFree--;
+        chainLength[head] = 1;
+        mem.writeU64(a, table);
+        mem.writeU32(a + 8, 16L * n);
+        mem.writeU16(a + 12, DeviceQueue.DESC_F_INDIRECT);
+        publish(head);
+        return head;
+    }
+
+    /** Whether the device asked to be notified of what was added since the last call (section 2.7.10). */
+    public boolean kickNeeded() {
+        GuestMemory.fence();
+        int old = kickedAt;
+        kickedAt = availIdx;
+        if (eventIdx) {
+            int availEvent = mem.readU16(ring.used() + 4 + 8L * ring.size());
+            return ((availIdx - availEvent - 1) & 0xffff) < ((availIdx - old) & 0xffff);
+        }
+        return (mem.readU16(ring.used()) & 1) == 0; // VIRTQ_USED_F_NO_NOTIFY
+    }
+
+    /** The next buffer the device has returned, or null; its descriptors become free again. */
+    public Used pollUsed() {
+        int usedIdx = mem.readU16(ring.used() + 2);
+        if (usedIdx == lastUsed) {
+            if (eventIdx) mem.writeU16(ring.avail() + 4 + 2L * ring.size(), lastUsed);
+            return null;
+        }
+        GuestMemory.fence();
+        long elem = ring.used() + 4 + 8L * (lastUsed % ring.size());
+        int head = (int) mem.readU32(elem);
+        int len = (int) mem.readU32(elem + 4);
+        lastUsed = (lastUsed + 1) & 0xffff;
+        if (eventIdx) mem.writeU16(ring.avail() + 4 + 2L * ring.size(), lastUsed);
+        free(head);
+        return new Used(head, len);
+    }
+
+    private void publish(int head) {
+        mem.writeU16(ring.avail() + 4 + 2L * (availIdx % ring.size()), head);
+        GuestMemory.fence(); // ring entry before idx (section 2.7.13.2)
+        availIdx = (availIdx + 1) & 0xffff;
+        mem.writeU16(ring.avail() + 2, availIdx);
+    }
+
+    private void free(int head) {
+        int n = chainLength[head];
+        if (n == 0) throw new IllegalStateException("device returned head " + head + ", which is not in flight");
+        chainLength[head] = 0;
+        int last = head;
+        for (int i = 1; i < n; i++) last = mem.readU16(descAddr(last) + 14);
+        mem.writeU16(descAddr(last) + 14, freeHead);
+        freeHead = head;
+        numFree += n;
+    }
+
+    private long descAddr(int i) {
+        return ring.desc() + 16L * i;
+    }
+}

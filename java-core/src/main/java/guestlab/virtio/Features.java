@@ -1,0 +1,21 @@
+package guestlab.virtio;
+
+/** Feature bits every transport shares (virtio 1.x section 6), and bit helpers. */
+public final class Features {
+    private Features() {}
+
+    /** Section 2.7.5.3: descriptors may point at a table of further descriptors. */
+    public static final int RING_INDIRECT_DESC = 28;
+    /** Section 2.7.7/2.7.10: used_event / avail_event fields suppress notifications. */
+    public static final int RING_EVENT_IDX = 29;
+    /** Section 6.1: the device follows virtio 1.x (little-endian, modern header layouts). */
+    public static final int VERSION_1 = 32;
+
+    public static long bit(int n) {
+        return 1L << n;
+    }
+
+    public static boolean has(long features, int n) {
+        return (features & bit(n)) != 0;
+    }
+}

@@ -1,0 +1,95 @@
+package guestlab.virtio;
+
+import guestlab.events.Event;
+import guestlab.events.EventBus;
+import guestlab.events.EventKind;
+import guestlab.events.QueueCounters;
+import guestlab.posix.EventFd;
+
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiConsumer;
+
+/**
+ * The device thread of one virtqueue, as lguest's launcher had: it sleeps on the queue's kick
+ * eventfd (LHREQ_EVENTFD's fd, or vhost-user's SET_VRING_KICK fd) and runs the device's
+ * {@link VirtioDevice#handle} when the driver kicks or the host {@link #wake()}s it. A
+ * {@link RingFault} or any other exception from the device goes to {@code onFault}; the thread
+ * then keeps sleeping but no longer calls the device.
+ */
+public final class QueueWorker implements AutoCloseable {
+    private final VirtioDevice device;
+    private final QueueId id;
+    private final EventFd kick;
+    private final boolean ownsKick;
+    private final EventBus events;
+    private final QueueCounters counters;
+    private final BiConsumer<QueueId, Throwable> onFault;
+    private final AtomicLong hostWakes = new AtomicLong();
+    private final Thread thread;
+    private volatile boolean stopping;
+    private volatile boolean failed;
+
+    /**
+     * @param kick     the doorbell; closed with the worker when {@code ownsKick}
+     * @param onFault  told once when the device fails on this queue
+     */
+    public QueueWorker(VirtioDevice device, QueueId id, EventFd kick, boolean ownsKick, EventBus events,
+                       QueueCounters counters, BiConsumer<QueueId, Throwable> onFault) {
+        this.device = device;
+        this.id = id;
+        this.kick = kick;
+        this.ownsKick = ownsKick;
+        this.events = events;
+        this.counters = counters;
+        this.onFault = onFault;
+        this.thread = Thread.ofPlatform().daemon().name("guestlab-" + id.guest() + "-" + id.device() + "-q" + id.index())
+                .unstarted(this::run);
+    }
+
+    public QueueWorker start() {
+        thread.start();
+        return this;
+    }
+
+    /** Host-side work is waiting: run the device soon. Not counted as a kick. */
+    public void wake() {
+        hostWakes.incrementAndGet();
+        kick.signal();
+    }
+
+    private void run() {
+        while (true) {
+            long n = kick.await();
+            if (stopping) return;
+            long kicks = Math.max(0, n - hostWakes.getAndSet(0));
+            if (kicks > 0) {
+                counters.kicks.addAndGet(kicks);
+                events.publish(new Event(System.nanoTime(), id.guest(), id.device(), id.index(), EventKind.KICK,
+                        counters.kicks.get(), -1, -1, ""));
+            }
+            if (failed) continue;
+            try {
+                device.handle(id.index());
+            } catch (Throwable t) {
+                failed = true;
+                onFault.accept(id, t);
+            }
+        }
+    }
+
+    /** Stops the thread and waits for it; the device is not called again. */
+    @Override
+    public void close() {
+        stopping = true;
+        kick.signal();
+        try {
+            thread.join(5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (thread.isAlive()) {
+            throw new IllegalStateException("device thread " + thread.getName() + " did not stop");
+        }
+        if (ownsKick) kick.close();
+    }
+}
