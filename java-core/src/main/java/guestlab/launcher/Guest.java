@@ -1,0 +1,41 @@
+package guestlab.launcher;
+
+import guestlab.events.EventBus;
+import guestlab.memory.GuestMemory;
+import guestlab.virtio.QueueState;
+
+import java.util.List;
+
+/** A running guest, whatever engine runs its CPU. */
+public interface Guest extends AutoCloseable {
+    enum State { RUNNING, PAUSED, STOPPED, FAILED }
+
+    String name();
+
+    String engine();
+
+    State state();
+
+    /** Device names in bus order ("console0", "block0", ...). */
+    List<String> devices();
+
+    /** The device's status byte as the driver last set it, with NEEDS_RESET if the device broke. */
+    int deviceStatus(String device);
+
+    /** Every queue of every started device, in bus order. */
+    List<QueueState> queues();
+
+    List<QueueState> queues(String device);
+
+    EventBus events();
+
+    GuestMemory memory();
+
+    /** Stops the guest and releases everything it holds; idempotent. */
+    void stop();
+
+    @Override
+    default void close() {
+        stop();
+    }
+}
