@@ -31,6 +31,11 @@ public final class EventFd implements AutoCloseable {
     }
 
     public void signal() {
+        signal(fd);
+    }
+
+    /** Adds one to the eventfd {@code fd}, as the kernel does when an ioeventfd fires. */
+    public static void signal(int fd) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment one = arena.allocateFrom(ValueLayout.JAVA_LONG, 1L);
             Libc.write(fd, one, "eventfd write");

@@ -57,6 +57,11 @@ public final class QueueWorker implements AutoCloseable {
         kick.signal();
     }
 
+    /** Stops calling the device (its other queue failed); the thread lives on until {@link #close()}. */
+    public void halt() {
+        failed = true;
+    }
+
     private void run() {
         while (true) {
             long n = kick.await();

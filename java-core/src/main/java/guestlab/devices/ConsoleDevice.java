@@ -1,0 +1,152 @@
+package guestlab.devices;
+
+import guestlab.virtio.Buffer;
+import guestlab.virtio.DescriptorChain;
+import guestlab.virtio.DeviceContext;
+import guestlab.virtio.DeviceQueue;
+import guestlab.virtio.DeviceType;
+import guestlab.virtio.Features;
+import guestlab.virtio.RingFault;
+import guestlab.virtio.VirtioDevice;
+
+import java.util.ArrayDeque;
+
+/**
+ * virtio-console with a single port (virtio 1.x section 5.3): queue 0 carries host input to the
+ * guest, queue 1 guest output to the host. Input that arrives before the guest has posted
+ * buffers waits, up to {@link #MAX_PENDING} bytes.
+ */
+public final class ConsoleDevice implements VirtioDevice {
+    static final int RECEIVEQ = 0, TRANSMITQ = 1;
+    static final int MAX_PENDING = 1 << 20;
+    private static final int QUEUE_SIZE = 64;
+    private static final int CHUNK = 64 * 1024;
+
+    private final ConsoleHost host;
+    private final ArrayDeque<byte[]> pending = new ArrayDeque<>();
+    private int pendingBytes;
+    private volatile DeviceContext ctx;
+
+    public ConsoleDevice(ConsoleHost host) {
+        this.host = host;
+        host.connect(this::input);
+    }
+
+    public ConsoleHost host() {
+        return host;
+    }
+
+    @Override
+    public int type() {
+        return DeviceType.CONSOLE;
+    }
+
+    @Override
+    public long features() {
+        return Features.bit(Features.VERSION_1) | Features.bit(Features.RING_EVENT_IDX)
+                | Features.bit(Features.RING_INDIRECT_DESC);
+    }
+
+    @Override
+    public int queueCount() {
+        return 2;
+    }
+
+    @Override
+    public int maxQueueSize(int index) {
+        return QUEUE_SIZE;
+    }
+
+    /** cols, rows, max_nr_ports, emerg_wr (5.3.4); without F_SIZE/F_MULTIPORT the driver ignores them. */
+    @Override
+    public byte[] config() {
+        return new byte[12];
+    }
+
+    @Override
+    public void start(DeviceContext context) {
+        this.ctx = context;
+        context.wake(RECEIVEQ); // input may have arrived before the driver was ready
+    }
+
+    private void input(byte[] bytes) {
+        synchronized (pending) {
+            if (pendingBytes + bytes.length > MAX_PENDING) {
+                DeviceContext c = ctx;
+                if (c != null) c.warn(RECEIVEQ, "console input dropped: the guest is not reading (" + pendingBytes + " bytes waiting)");
+                return;
+            }
+            pending.addLast(bytes);
+            pendingBytes += bytes.length;
+        }
+        DeviceContext c = ctx;
+        if (c != null) c.wake(RECEIVEQ);
+    }
+
+    @Override
+    public void handle(int index) throws RingFault {
+        DeviceContext c = ctx;
+        if (c == null) return;
+        if (index == TRANSMITQ) transmit(c);
+        else receive(c);
+    }
+
+    private void transmit(DeviceContext c) throws RingFault {
+        DeviceQueue q = c.queue(TRANSMITQ);
+        DescriptorChain chain;
+        while ((chain = q.pop()) != null) {
+            for (Buffer b : chain.readable()) {
+                // In pieces: a guest may offer gigabytes in one chain.
+                for (int off = 0; off < b.len(); off += CHUNK) {
+                    host.fromGuest(c.memory().read(b.addr() + off, Math.min(CHUNK, b.len() - off)));
+                }
+            }
+            q.push(chain, 0);
+        }
+        c.used(TRANSMITQ);
+    }
+
+    private void receive(DeviceContext c) throws RingFault {
+        DeviceQueue q = c.queue(RECEIVEQ);
+        boolean any = false;
+        while (true) {
+            synchronized (pending) {
+                if (pending.isEmpty()) break;
+            }
+            DescriptorChain chain = q.pop();
+            if (chain == null) break;
+            int written = fill(c, chain);
+            q.push(chain, written);
+            any = true;
+        }
+        if (any) c.used(RECEIVEQ);
+    }
+
+    /** Moves pending input into one chain's writable buffers; returns the bytes written. */
+    private int fill(DeviceContext c, DescriptorChain chain) {
+        long room = chain.writableLength();
+        int written = 0;
+        synchronized (pending) {
+            while (!pending.isEmpty() && written < room) {
+                byte[] head = pending.removeFirst();
+                int n = (int) Math.min(head.length, room - written);
+                chain.writeBytes(c.memory(), written, head, 0, n);
+                written += n;
+                pendingBytes -= n;
+                if (n < head.length) pending.addFirst(java.util.Arrays.copyOfRange(head, n, head.length));
+            }
+        }
+        return written;
+    }
+
+    @Override
+    public void reset() {
+        ctx = null;
+    }
+
+    @Override
+    public void close() {
+        ctx = null;
+        host.close();
+    }
+}

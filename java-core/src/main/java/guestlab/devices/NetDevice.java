@@ -1,0 +1,179 @@
+package guestlab.devices;
+
+import guestlab.virtio.Buffer;
+import guestlab.virtio.DescriptorChain;
+import guestlab.virtio.DeviceContext;
+import guestlab.virtio.DeviceQueue;
+import guestlab.virtio.DeviceType;
+import guestlab.virtio.Features;
+import guestlab.virtio.RingFault;
+import guestlab.virtio.VirtioDevice;
+
+import java.security.SecureRandom;
+import java.util.HexFormat;
+import java.util.concurrent.ArrayBlockingQueue;
+
+import static guestlab.devices.NetProtocol.*;
+
+/**
+ * virtio-net (virtio 1.x section 5.1) plugged into an {@link EthernetSwitch}: queue 0 receives
+ * frames from the switch, queue 1 transmits into it. No offloads: headers we send are zero, and
+ * headers the guest sends are skipped. Frames arriving faster than the guest reads them wait in
+ * a bounded backlog; past it they are dropped and reported, so a guest that never reads cannot
+ * stall the switch or anyone on it.
+ */
+public final class NetDevice implements VirtioDevice {
+    static final int RECEIVEQ = 0, TRANSMITQ = 1;
+    static final int BACKLOG = 256;
+    private static final int QUEUE_SIZE = 256;
+
+    private final byte[] mac;
+    private final EthernetSwitch.Port port;
+    private final ArrayBlockingQueue<byte[]> backlog = new ArrayBlockingQueue<>(BACKLOG);
+    private volatile boolean linkUp = true;
+    private volatile DeviceContext ctx;
+
+    /** Joins {@code sw} now; {@link #close()} leaves it. */
+    public NetDevice(byte[] mac, EthernetSwitch sw) {
+        if (mac.length != 6) throw new IllegalArgumentException("a MAC address is 6 bytes");
+        this.mac = mac.clone();
+        this.port = sw.join(this::arrive);
+    }
+
+    public byte[] mac() {
+        return mac.clone();
+    }
+
+    public static byte[] parseMac(String text) {
+        String[] parts = text.split(":");
+        if (parts.length != 6) throw new IllegalArgumentException("MAC address must look like 52:54:00:12:34:56, not " + text);
+        byte[] out = new byte[6];
+        for (int i = 0; i < 6; i++) out[i] = (byte) Integer.parseInt(parts[i], 16);
+        return out;
+    }
+
+    public static String formatMac(byte[] mac) {
+        return HexFormat.ofDelimiter(":").formatHex(mac);
+    }
+
+    /** 52:54:00:xx:xx:xx, the locally administered prefix QEMU uses. */
+    public static byte[] randomMac() {
+        byte[] m = {0x52, 0x54, 0x00, 0, 0, 0};
+        byte[] r = new byte[3];
+        new SecureRandom().nextBytes(r);
+        System.arraycopy(r, 0, m, 3, 3);
+        return m;
+    }
+
+    public void setLinkUp(boolean up) {
+        linkUp = up;
+        DeviceContext c = ctx;
+        if (c != null) c.configChanged();
+    }
+
+    @Override
+    public int type() {
+        return DeviceType.NET;
+    }
+
+    @Override
+    public long features() {
+        return Features.bit(Features.VERSION_1) | Features.bit(Features.RING_EVENT_IDX)
+                | Features.bit(Features.RING_INDIRECT_DESC) | Features.bit(F_MAC) | Features.bit(F_STATUS);
+    }
+
+    @Override
+    public int queueCount() {
+        return 2;
+    }
+
+    @Override
+    public int maxQueueSize(int index) {
+        return QUEUE_SIZE;
+    }
+
+    @Override
+    public byte[] config() {
+        byte[] c = new byte[CONFIG_SIZE];
+        System.arraycopy(mac, 0, c, CFG_MAC, 6);
+        c[CFG_STATUS] = (byte) (linkUp ? S_LINK_UP : 0);
+        return c;
+    }
+
+    @Override
+    public void start(DeviceContext context) {
+        backlog.clear();
+        this.ctx = context;
+    }
+
+    private void arrive(byte[] frame) {
+        DeviceContext c = ctx;
+        if (c == null || !linkUp) return; // no driver yet: the wire is dead, as on real hardware
+        if (!backlog.offer(frame)) {
+            c.warn(RECEIVEQ, "rx backlog full (" + BACKLOG + " frames): the guest is not reading; frame dropped");
+            return;
+        }
+        c.wake(RECEIVEQ);
+    }
+
+    @Override
+    public void handle(int index) throws RingFault {
+        DeviceContext c = ctx;
+        if (c == null) return;
+        if (index == TRANSMITQ) transmit(c);
+        else receive(c);
+    }
+
+    private void transmit(DeviceContext c) throws RingFault {
+        DeviceQueue q = c.queue(TRANSMITQ);
+        int hdr = headerSize(c.features());
+        DescriptorChain chain;
+        while ((chain = q.pop()) != null) {
+            long len = chain.readableLength() - hdr;
+            if (len < 14 || len > MAX_FRAME) {
+                c.warn(TRANSMITQ, "guest sent a " + len + "-byte frame; dropped");
+            } else if (linkUp) {
+                port.send(chain.readBytes(c.memory(), hdr, (int) len));
+            }
+            q.push(chain, 0);
+        }
+        c.used(TRANSMITQ);
+    }
+
+    private void receive(DeviceContext c) throws RingFault {
+        DeviceQueue q = c.queue(RECEIVEQ);
+        int hdr = headerSize(c.features());
+        boolean any = false;
+        while (!backlog.isEmpty()) {
+            DescriptorChain chain = q.pop();
+            if (chain == null) break; // no buffers: wait for the guest's next kick
+            byte[] frame = backlog.poll();
+            byte[] packet = new byte[hdr + frame.length]; // zero header: no offloads
+            if (hdr == 12) packet[HDR_NUM_BUFFERS] = 1;
+            System.arraycopy(frame, 0, packet, hdr, frame.length);
+            if (chain.writableLength() < packet.length) {
+                // Like QEMU without MRG_RXBUF: a buffer too small for the frame drops the frame;
+                // the buffer goes back empty so the guest can repost it.
+                c.warn(RECEIVEQ, "rx buffer of " + chain.writableLength() + " bytes too small for a "
+                        + frame.length + "-byte frame; dropped");
+                q.push(chain, 0);
+            } else {
+                q.push(chain, chain.writeBytes(c.memory(), 0, packet, 0, packet.length));
+            }
+            any = true;
+        }
+        if (any) c.used(RECEIVEQ);
+    }
+
+    @Override
+    public void reset() {
+        ctx = null;
+        backlog.clear();
+    }
+
+    @Override
+    public void close() {
+        ctx = null;
+        port.close();
+    }
+}

@@ -1,0 +1,176 @@
+package guestlab.engine.sim;
+
+import guestlab.devices.BufferConsole;
+import guestlab.events.Event;
+import guestlab.events.EventBus;
+import guestlab.events.EventKind;
+import guestlab.lguest.DevicePage;
+import guestlab.lguest.LguestDeviceDesc;
+import guestlab.lguest.LguestRing;
+import guestlab.memory.GuestMemory;
+import guestlab.transport.LguestBus;
+import guestlab.virtio.DeviceType;
+import guestlab.launcher.Guest;
+import guestlab.virtio.QueueState;
+
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A guest whose "kernel" is Java: it finds its devices by walking the lguest device page at
+ * pfnlimit * 4096 byte by byte, as lguest_devices_init() did, and drives them with the
+ * simulated drivers. Its CPU is whichever thread calls a driver.
+ */
+public final class SimGuest implements Guest {
+    private final String name;
+    private final GuestMemory mem;
+    private final SimHypervisor hv;
+    private final LguestBus bus;
+    private final EventBus events;
+    private final Map<String, BufferConsole> hostConsoles;
+    private final Map<String, SimDriver> drivers = new LinkedHashMap<>();
+    private final AutoCloseable resources;
+    private volatile State state = State.RUNNING;
+
+    /** @param resources released at stop, after the bus (host ends, memory) */
+    public SimGuest(String name, GuestMemory mem, SimHypervisor hv, LguestBus bus, EventBus events,
+                    Map<String, BufferConsole> hostConsoles, AutoCloseable resources) {
+        this.name = name;
+        this.mem = mem;
+        this.hv = hv;
+        this.bus = bus;
+        this.events = events;
+        this.hostConsoles = Map.copyOf(hostConsoles);
+        this.resources = resources;
+    }
+
+    /** Boots the simulated kernel: scan the device page, probe every device (one driver per descriptor). */
+    public void boot(Duration timeout) {
+        long pfnLimit = hv.init().pfnLimit();
+        long pageBase = pfnLimit * LguestRing.PAGE_SIZE;
+        GuestPages pages = new GuestPages(LguestRing.PAGE_SIZE, pageBase);
+        List<String> names = bus.deviceNames();
+        List<Long> found = DevicePage.scan(mem, pageBase, LguestRing.PAGE_SIZE);
+        for (int i = 0; i < found.size(); i++) {
+            long desc = found.get(i);
+            String dev = i < names.size() ? names.get(i) : "dev" + i;
+            int type = mem.readU8(desc + LguestDeviceDesc.TYPE_OFFSET);
+            SimDriver d = switch (type) {
+                case DeviceType.BLOCK -> new SimBlockDriver(dev, mem, hv, pages, desc, timeout);
+                case DeviceType.CONSOLE -> new SimConsoleDriver(dev, mem, hv, pages, desc, timeout);
+                case DeviceType.NET -> new SimNetDriver(dev, mem, hv, pages, desc, timeout);
+                case DeviceType.RNG -> new SimRngDriver(dev, mem, hv, pages, desc, timeout);
+                default -> null; // no driver: the device stays unclaimed, as in a real kernel
+            };
+            if (d == null) continue;
+            d.probe();
+            drivers.put(dev, d);
+        }
+        lifecycle("booted: " + drivers.size() + " devices found on the lguest bus");
+    }
+
+    public SimBlockDriver block(String device) {
+        return driver(device, SimBlockDriver.class);
+    }
+
+    public SimConsoleDriver console(String device) {
+        return driver(device, SimConsoleDriver.class);
+    }
+
+    public SimNetDriver net(String device) {
+        return driver(device, SimNetDriver.class);
+    }
+
+    public SimRngDriver rng(String device) {
+        return driver(device, SimRngDriver.class);
+    }
+
+    /** The host end of a console device whose host is a buffer. */
+    public BufferConsole hostConsole(String device) {
+        BufferConsole c = hostConsoles.get(device);
+        if (c == null) throw new IllegalArgumentException(device + " has no buffer host console; consoles with one: "
+                + hostConsoles.keySet());
+        return c;
+    }
+
+    /** The simulated CPU's hypercall, for experiments that play a misbehaving guest. */
+    public void notify(long address) {
+        hv.notify(address);
+    }
+
+    private <T extends SimDriver> T driver(String device, Class<T> kind) {
+        SimDriver d = drivers.get(device);
+        if (!kind.isInstance(d)) {
+            throw new IllegalArgumentException("no " + kind.getSimpleName().replace("Sim", "").replace("Driver", "").toLowerCase()
+                    + " device " + device + "; devices: " + drivers.keySet());
+        }
+        return kind.cast(d);
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public String engine() {
+        return "sim";
+    }
+
+    @Override
+    public State state() {
+        return state;
+    }
+
+    @Override
+    public List<String> devices() {
+        return bus.deviceNames();
+    }
+
+    @Override
+    public int deviceStatus(String device) {
+        return bus.status(device);
+    }
+
+    @Override
+    public List<QueueState> queues() {
+        return bus.queues();
+    }
+
+    @Override
+    public List<QueueState> queues(String device) {
+        return bus.queues(device);
+    }
+
+    @Override
+    public EventBus events() {
+        return events;
+    }
+
+    @Override
+    public GuestMemory memory() {
+        return mem;
+    }
+
+    @Override
+    public synchronized void stop() {
+        if (state == State.STOPPED) return;
+        state = State.STOPPED;
+        try {
+            bus.close();
+        } finally {
+            try {
+                resources.close();
+            } catch (Exception e) {
+                throw new IllegalStateException("stopping " + name + ": " + e.getMessage(), e);
+            }
+            lifecycle("stopped");
+        }
+    }
+
+    private void lifecycle(String what) {
+        events.publish(new Event(System.nanoTime(), name, "", -1, EventKind.LIFECYCLE, -1, -1, -1, what));
+    }
+}

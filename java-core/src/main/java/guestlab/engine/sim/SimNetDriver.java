@@ -1,0 +1,74 @@
+package guestlab.engine.sim;
+
+import guestlab.devices.NetProtocol;
+import guestlab.memory.GuestMemory;
+import guestlab.virtio.Buffer;
+import guestlab.virtio.DriverQueue;
+
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The simulated guest's virtio-net driver: queue 0 receives into posted buffers (header +
+ * frame each), queue 1 transmits one frame per chain behind a zeroed header.
+ */
+public final class SimNetDriver extends SimDriver {
+    private static final int RX_BUFFERS = 16, BUF_SIZE = 2048;
+    private long rx;
+    private long tx;
+
+    SimNetDriver(String name, GuestMemory mem, SimHypervisor hv, GuestPages pages, long desc, Duration timeout) {
+        super(name, mem, hv, pages, desc, timeout);
+    }
+
+    @Override
+    long driverFeatures() {
+        return (1L << NetProtocol.F_MAC) | (1L << NetProtocol.F_STATUS);
+    }
+
+    @Override
+    void started() {
+        rx = pages.allocate((long) RX_BUFFERS * BUF_SIZE);
+        tx = pages.allocate(BUF_SIZE);
+        for (int i = 0; i < RX_BUFFERS; i++) post(rx + (long) i * BUF_SIZE);
+        kick(0);
+    }
+
+    private void post(long buf) {
+        queues[0].add(List.of(), List.of(new Buffer(buf, BUF_SIZE)));
+    }
+
+    private int header() {
+        return NetProtocol.headerSize(features);
+    }
+
+    public byte[] mac() {
+        return Arrays.copyOfRange(config(), NetProtocol.CFG_MAC, NetProtocol.CFG_MAC + 6);
+    }
+
+    public boolean linkUp() {
+        byte[] c = config();
+        return (Byte.toUnsignedInt(c[NetProtocol.CFG_STATUS]) & NetProtocol.S_LINK_UP) != 0;
+    }
+
+    /** Sends one Ethernet frame (destination MAC first). */
+    public synchronized void send(byte[] frame) {
+        if (frame.length > NetProtocol.MAX_FRAME) throw new IllegalArgumentException("frame longer than " + NetProtocol.MAX_FRAME);
+        mem.clear(tx, header());
+        mem.write(tx + header(), frame);
+        roundTrip(1, List.of(new Buffer(tx, header() + frame.length)), List.of());
+    }
+
+    /** The next frame that arrived, waiting up to {@code wait}; null if none came. */
+    public synchronized byte[] receive(Duration wait) {
+        DriverQueue.Used u = pollUsed(0, wait);
+        if (u == null) return null;
+        long buf = mem.readU64(queues[0].layout().desc() + 16L * u.head());
+        int len = Math.max(0, Math.min(u.len(), BUF_SIZE) - header());
+        byte[] frame = mem.read(buf + header(), len);
+        post(buf);
+        kick(0);
+        return frame;
+    }
+}

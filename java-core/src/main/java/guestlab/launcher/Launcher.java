@@ -1,0 +1,152 @@
+package guestlab.launcher;
+
+import guestlab.devices.BlockDevice;
+import guestlab.devices.BufferConsole;
+import guestlab.devices.ConsoleDevice;
+import guestlab.devices.ConsoleHost;
+import guestlab.devices.EthernetSwitch;
+import guestlab.devices.NetDevice;
+import guestlab.devices.RngDevice;
+import guestlab.devices.StreamConsole;
+import guestlab.engine.sim.SimGuest;
+import guestlab.engine.sim.SimHypervisor;
+import guestlab.events.Event;
+import guestlab.events.EventBus;
+import guestlab.events.EventKind;
+import guestlab.lguest.DevicePage;
+import guestlab.lguest.LguestRing;
+import guestlab.lguest.LhReq;
+import guestlab.memory.MemfdMemory;
+import guestlab.transport.LguestBus;
+import guestlab.virtio.VirtioDevice;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * Turns guest specs into running guests, as lguest's launcher did: map guest RAM with the device
+ * page just above it, build the devices, tell the hypervisor (LHREQ_INITIALIZE), and let the
+ * guest run. Guests of one launcher share its named switches.
+ */
+public final class Launcher implements AutoCloseable {
+    public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
+
+    private final Map<String, EthernetSwitch> switches = new ConcurrentHashMap<>();
+    private final List<Guest> guests = new CopyOnWriteArrayList<>();
+
+    public EthernetSwitch switchNamed(String name) {
+        return switches.computeIfAbsent(name, EthernetSwitch::new);
+    }
+
+    /** The guests started here that are still running. */
+    public List<Guest> guests() {
+        guests.removeIf(g -> g.state() == Guest.State.STOPPED);
+        return List.copyOf(guests);
+    }
+
+    public Guest start(GuestSpec spec) throws IOException {
+        SpecCheck.validate(spec);
+        if (!spec.engine().equals("sim")) {
+            throw new IllegalArgumentException("engine " + spec.engine() + " is not available; engines: sim");
+        }
+        List<AutoCloseable> built = new ArrayList<>();
+        try {
+            Guest g = startSim(spec, built);
+            guests.add(g);
+            return g;
+        } catch (IOException | RuntimeException e) {
+            closeAll(built, e);
+            throw e;
+        }
+    }
+
+    private SimGuest startSim(GuestSpec spec, List<AutoCloseable> built) throws IOException {
+        EventBus events = new EventBus(4096);
+        // Guest RAM plus one page above it for the lguest device page.
+        MemfdMemory mem = MemfdMemory.allocate("guestlab-" + spec.name(), spec.memoryBytes() + LguestRing.PAGE_SIZE);
+        built.add(mem);
+        Map<String, VirtioDevice> devices = new LinkedHashMap<>();
+        Map<String, BufferConsole> consoles = new LinkedHashMap<>();
+        for (DeviceSpec d : SpecCheck.named(spec.devices())) {
+            VirtioDevice dev = build(d, consoles);
+            built.add(dev);
+            devices.put(d.name(), dev);
+        }
+        long pfnLimit = spec.memoryBytes() / LguestRing.PAGE_SIZE;
+        SimHypervisor hv = new SimHypervisor(spec.name(), mem, events);
+        hv.request(new LhReq.Initialize(0, pfnLimit, 0));
+        DevicePage page = new DevicePage(mem, spec.memoryBytes(), LguestRing.PAGE_SIZE);
+        LguestBus bus = new LguestBus(spec.name(), mem, spec.memoryBytes(), page, hv, events, devices);
+        built.add(0, bus); // stop the device threads before anything they use
+        hv.onExit(bus::handleNotify);
+        events.publish(new Event(System.nanoTime(), spec.name(), "", -1, EventKind.LIFECYCLE, -1, -1, -1,
+                "starting: engine sim, " + spec.memoryBytes() / (1 << 20) + " MiB, devices " + devices.keySet()));
+        List<AutoCloseable> rest = List.copyOf(built.subList(1, built.size()));
+        SimGuest g = new SimGuest(spec.name(), mem, hv, bus, events, consoles, () -> closeAll(rest, null));
+        built.clear();
+        built.add(g::stop);
+        g.boot(DEFAULT_TIMEOUT);
+        return g;
+    }
+
+    private VirtioDevice build(DeviceSpec d, Map<String, BufferConsole> consoles) throws IOException {
+        Map<String, Object> o = d.options();
+        return switch (d.kind()) {
+            case "block" -> BlockDevice.open(Path.of(o.get("file").toString()), Boolean.TRUE.equals(o.get("read-only")));
+            case "net" -> new NetDevice(o.containsKey("mac") ? NetDevice.parseMac(o.get("mac").toString()) : NetDevice.randomMac(),
+                    switchNamed(o.getOrDefault("switch", "default").toString()));
+            case "rng" -> new RngDevice();
+            case "console" -> {
+                ConsoleHost host;
+                if ("stdio".equals(o.getOrDefault("host", "buffer").toString())) {
+                    host = StreamConsole.stdio();
+                } else {
+                    BufferConsole b = new BufferConsole();
+                    consoles.put(d.name(), b);
+                    host = b;
+                }
+                yield new ConsoleDevice(host);
+            }
+            default -> throw new IllegalArgumentException("unknown device kind " + d.kind());
+        };
+    }
+
+    /** Stops every guest this launcher started. */
+    public void stopAll() {
+        RuntimeException first = null;
+        for (Guest g : guests) {
+            try {
+                g.stop();
+            } catch (RuntimeException e) {
+                if (first == null) first = e;
+            }
+        }
+        guests.clear();
+        if (first != null) throw first;
+    }
+
+    @Override
+    public void close() {
+        stopAll();
+    }
+
+    private static void closeAll(List<AutoCloseable> things, Exception cause) {
+        RuntimeException failure = null;
+        for (AutoCloseable c : things) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                if (cause != null) cause.addSuppressed(e);
+                else if (failure == null) failure = new IllegalStateException("release failed: " + e.getMessage(), e);
+            }
+        }
+        if (failure != null) throw failure;
+    }
+}
