@@ -1,0 +1,36 @@
+(ns guestlab.cli
+  "The command line: ./guestlab run FILE.clj"
+  (:require [guestlab.guest :as g]))
+
+(defn- say [& xs] (binding [*out* *err*] (apply println "guestlab:" xs)))
+
+(defn run-recipe
+  "Loads a recipe file; every guest is stopped afterwards, even when it fails. Returns 0 on
+  success, 1 on failure (after printing why)."
+  [file]
+  (let [f (java.io.File. (str file))
+        t0 (System/nanoTime)]
+    (if-not (.isFile f)
+      (do (say "no such recipe:" file) 2)
+      (try
+        (say "running" file)
+        (load-file (.getPath f))
+        (say (format "%s finished in %.1f s" file (/ (- (System/nanoTime) t0) 1e9)))
+        0
+        (catch Throwable e
+          (let [cause (or (ex-cause e) e)]
+            (say "recipe" file "failed:" (or (ex-message cause) (str cause)))
+            (when-let [d (ex-data cause)] (say "details:" (pr-str (dissoc d :explain))))
+            (when (System/getenv "GUESTLAB_TRACE") (.printStackTrace e)))
+          1)
+        (finally
+          (try (g/stop-all!) (catch Throwable e (say "stopping guests:" (ex-message e)))))))))
+
+(defn -main [& [verb file & more]]
+  (let [code (case verb
+               "run" (if (and file (empty? more))
+                       (run-recipe file)
+                       (do (say "usage: guestlab run FILE.clj") 2))
+               (do (say "unknown verb" (pr-str verb) "- see ./guestlab --help") 2))]
+    (shutdown-agents)
+    (System/exit code)))
