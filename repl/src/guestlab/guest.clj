@@ -69,7 +69,7 @@
   [spec-map]
   (let [problems (::s/problems (s/explain-data ::spec spec-map))
         p (first (sort-by (comp - count :via) problems))
-        missing (some->> (:pred p) str (re-find #"contains\? % :([\w-]+)") second)
+        missing (some->> (:pred p) pr-str (re-find #"contains\? % :([\w-]+)") second)
         k (or (some->> missing (keyword "guestlab.guest"))
               (last (filter expectations (:via p))))
         where (if missing (str "missing :" missing) (str ":" (name (or k :spec)) " is " (pr-str (:val p))))]
