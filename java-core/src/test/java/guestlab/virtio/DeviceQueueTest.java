@@ -1,0 +1,170 @@
+package guestlab.virtio;
+
+import guestlab.events.EventBus;
+import guestlab.events.QueueCounters;
+import guestlab.memory.MemfdMemory;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The split virtqueue with well-behaved drivers: round trips, wraparound, notification suppression. */
+class DeviceQueueTest {
+    private final MemfdMemory mem = MemfdMemory.allocate("queue", 1 << 20);
+    private static final long OUT = 0x10000, IN = 0x11000, TABLE = 0x12000;
+
+    @AfterEach
+    void free() throws Exception {
+        mem.close();
+    }
+
+    private DeviceQueue device(VringLayout ring, long features) throws RingFault {
+        return new DeviceQueue(mem, ring, features, new QueueId("t", "d", 0), new EventBus(16), new QueueCounters());
+    }
+
+    /** One request through the ring: the device echoes the out buffer, +1 per byte, into the in buffer. */
+    private void roundTrip(DriverQueue drv, DeviceQueue dev, int n, boolean indirect) throws RingFault {
+        byte[] payload = new byte[16];
+        for (int i = 0; i < 16; i++) payload[i] = (byte) (n + i);
+        mem.write(OUT, payload);
+        List<Buffer> out = List.of(new Buffer(OUT, 16));
+        List<Buffer> in = List.of(new Buffer(IN, 8), new Buffer(IN + 8, 8));
+        int head = indirect ? drv.addIndirect(out, in, TABLE) : drv.add(out, in);
+        assertTrue(head >= 0);
+        DescriptorChain chain = dev.pop();
+        assertNotNull(chain);
+        assertEquals(head, chain.head());
+        assertEquals(16, chain.readableLength());
+        assertEquals(16, chain.writableLength());
+        byte[] got = chain.readBytes(mem, 0, 16);
+        for (int i = 0; i < 16; i++) got[i]++;
+        assertEquals(16, chain.writeBytes(mem, 0, got, 0, 16));
+        dev.push(chain, 16);
+        DriverQueue.Used used = drv.pollUsed();
+        assertEquals(new DriverQueue.Used(head, 16), used);
+        byte[] back = mem.read(IN, 16);
+        for (int i = 0; i < 16; i++) assertEquals((byte) (n + i + 1), back[i]);
+        assertNull(dev.pop());
+        assertNull(drv.pollUsed());
+    }
+
+    @Test
+    void roundTripsWithAndWithoutEventIdxAndIndirect() throws RingFault {
+        long[] featureSets = {0, Features.bit(Features.RING_EVENT_IDX),
+                Features.bit(Features.RING_INDIRECT_DESC) | Features.bit(Features.RING_EVENT_IDX)};
+        for (long f : featureSets) {
+            VringLayout ring = VringLayout.contiguous(16, 0, 4096);
+            DriverQueue drv = new DriverQueue(mem, ring, f);
+            DeviceQueue dev = device(ring, f);
+            boolean indirect = Features.has(f, Features.RING_INDIRECT_DESC);
+            for (int n = 0; n < 40; n++) roundTrip(drv, dev, n, indirect && n % 2 == 0);
+            assertEquals(16, drv.freeDescriptors(), "every descriptor came back");
+        }
+    }
+
+    @Test
+    void indicesWrapAt65536() throws RingFault {
+        VringLayout ring = VringLayout.contiguous(4, 0, 4096);
+        long f = Features.bit(Features.RING_EVENT_IDX);
+        DriverQueue drv = new DriverQueue(mem, ring, f);
+        DeviceQueue dev = device(ring, f);
+        for (int n = 0; n < 70_000; n++) roundTrip(drv, dev, n, false);
+        assertEquals(70_000 & 0xffff, mem.readU16(ring.avail() + 2));
+        assertEquals(70_000 & 0xffff, mem.readU16(ring.used() + 2));
+        assertEquals(70_000 & 0xffff, dev.state().lastAvail());
+        assertEquals(70_000, dev.counters().completions.get());
+    }
+
+    @Test
+    void aDeviceJoiningNearTheWrapPicksUpWhereTheRingIs() throws RingFault {
+        VringLayout ring = VringLayout.contiguous(8, 0, 4096);
+        RawRing raw = new RawRing(mem, ring);
+        mem.writeU16(ring.used() + 2, 65534);
+        raw.availIdx = 65534;
+        DeviceQueue dev = device(ring, 0);
+        for (int i = 0; i < 4; i++) {
+            raw.desc(i, OUT, 4, RawRing.WRITE, 0).offer(i);
+        }
+        assertEquals(2, raw.availIdx, "avail.idx wrapped past 65535");
+        for (int i = 0; i < 4; i++) {
+            DescriptorChain c = dev.pop();
+            assertEquals(i, c.head());
+            dev.push(c, 4);
+        }
+        assertNull(dev.pop());
+        assertEquals(2, mem.readU16(ring.used() + 2));
+        // used ring slots 6, 7, 0, 1 hold heads 0..3
+        assertEquals(0, mem.readU32(ring.used() + 4 + 8L * 6));
+        assertEquals(3, mem.readU32(ring.used() + 4 + 8L * 1));
+    }
+
+    @Test
+    void eventIdxSuppressesKicksUntilTheDeviceRearms() throws RingFault {
+        VringLayout ring = VringLayout.contiguous(8, 0, 4096);
+        long f = Features.bit(Features.RING_EVENT_IDX);
+        DriverQueue drv = new DriverQueue(mem, ring, f);
+        DeviceQueue dev = device(ring, f);
+        List<Buffer> in = List.of(new Buffer(IN, 8));
+        drv.add(List.of(), in);
+        assertTrue(drv.kickNeeded(), "avail_event 0: the first buffer kicks");
+        drv.add(List.of(), in);
+        assertFalse(drv.kickNeeded(), "the device has not caught up: no second kick");
+        dev.push(dev.pop(), 0);
+        dev.push(dev.pop(), 0);
+        assertNull(dev.pop());
+        assertEquals(2, mem.readU16(ring.used() + 4 + 8L * 8), "pop() that found nothing wrote avail_event");
+        drv.add(List.of(), in);
+        assertTrue(drv.kickNeeded(), "re-armed: the next buffer kicks");
+    }
+
+    @Test
+    void eventIdxSuppressesInterruptsUntilUsedEvent() throws RingFault {
+        VringLayout ring = VringLayout.contiguous(8, 0, 4096);
+        long f = Features.bit(Features.RING_EVENT_IDX);
+        DriverQueue drv = new DriverQueue(mem, ring, f);
+        DeviceQueue dev = device(ring, f);
+        List<Buffer> in = List.of(new Buffer(IN, 8));
+        for (int i = 0; i < 3; i++) drv.add(List.of(), in);
+        mem.writeU16(ring.avail() + 4 + 2L * 8, 2); // used_event: interrupt when used.idx passes 2
+        dev.push(dev.pop(), 0);
+        assertFalse(dev.needsInterrupt());
+        dev.push(dev.pop(), 0);
+        assertFalse(dev.needsInterrupt());
+        dev.push(dev.pop(), 0);
+        assertTrue(dev.needsInterrupt(), "used.idx went 2 -> 3, past used_event 2");
+        assertFalse(dev.needsInterrupt(), "nothing new since");
+    }
+
+    @Test
+    void noInterruptFlagSuppressesWithoutEventIdx() throws RingFault {
+        VringLayout ring = VringLayout.contiguous(8, 0, 4096);
+        DriverQueue drv = new DriverQueue(mem, ring, 0);
+        DeviceQueue dev = device(ring, 0);
+        drv.add(List.of(), List.of(new Buffer(IN, 8)));
+        drv.add(List.of(), List.of(new Buffer(IN, 8)));
+        dev.push(dev.pop(), 0);
+        assertTrue(dev.needsInterrupt());
+        mem.writeU16(ring.avail(), 1); // VIRTQ_AVAIL_F_NO_INTERRUPT
+        dev.push(dev.pop(), 0);
+        assertFalse(dev.needsInterrupt());
+    }
+
+    @Test
+    void stateShowsPendingAndInFlight() throws RingFault {
+        VringLayout ring = VringLayout.contiguous(8, 0, 4096);
+        DriverQueue drv = new DriverQueue(mem, ring, 0);
+        DeviceQueue dev = device(ring, 0);
+        for (int i = 0; i < 3; i++) drv.add(List.of(), List.of(new Buffer(IN, 8)));
+        DescriptorChain c = dev.pop();
+        QueueState s = dev.state();
+        assertEquals(3, s.availIdx());
+        assertEquals(1, s.lastAvail());
+        assertEquals(2, s.pending());
+        assertEquals(1, s.inFlight());
+        dev.push(c, 8);
+        assertEquals(0, dev.state().inFlight());
+        assertEquals(1, dev.state().usedIdx());
+    }
+}

@@ -1,0 +1,166 @@
+package guestlab.virtio;
+
+import guestlab.memory.MemfdMemory;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import static guestlab.virtio.RawRing.INDIRECT;
+import static guestlab.virtio.RawRing.NEXT;
+import static guestlab.virtio.RawRing.WRITE;
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Every way a driver can break a descriptor chain: each one is a RingFault that leaves the
+ * queue broken, never an access outside guest memory (which would be a GuestMemoryException).
+ */
+class MalformedChainTest {
+    private static final long MEM = 1 << 20;
+    private static final long DATA = 0x10000;
+    private static final long TABLE = 0x20000;
+    private final long indirect = Features.bit(Features.RING_INDIRECT_DESC);
+    private MemfdMemory mem;
+    private RawRing raw;
+
+    @BeforeEach
+    void ring() {
+        mem = MemfdMemory.allocate("malformed", MEM);
+        raw = new RawRing(mem, VringLayout.contiguous(8, 0, 4096));
+    }
+
+    @AfterEach
+    void free() throws Exception {
+        mem.close();
+    }
+
+    private String broken(long features, String expect) throws RingFault {
+        DeviceQueue q = raw.device(features);
+        RingFault f = assertThrows(RingFault.class, q::pop);
+        assertTrue(q.isBroken());
+        assertTrue(q.brokenReason().contains(expect), q.brokenReason());
+        assertEquals(1, q.counters().errors.get());
+        RingFault again = assertThrows(RingFault.class, q::pop, "a broken queue stays broken");
+        assertTrue(again.getMessage().contains("broken"));
+        assertThrows(RingFault.class, () -> q.push(new DescriptorChain(0, 0, java.util.List.of(), java.util.List.of(), 0), 0));
+        return f.getMessage();
+    }
+
+    @Test
+    void loop() throws RingFault {
+        raw.desc(0, DATA, 16, NEXT, 1).desc(1, DATA, 16, NEXT, 0).offer(0);
+        broken(0, "loop");
+    }
+
+    @Test
+    void chainLongerThanTheQueue() throws RingFault {
+        for (int i = 0; i < 8; i++) raw.desc(i, DATA, 16, NEXT, (i + 1) % 8);
+        raw.offer(3);
+        broken(0, "longer than its table of 8");
+    }
+
+    @Test
+    void headOutsideTheQueue() throws RingFault {
+        raw.offer(8);
+        broken(0, "head 8");
+    }
+
+    @Test
+    void nextOutsideTheTable() throws RingFault {
+        raw.desc(0, DATA, 16, NEXT, 200).offer(0);
+        broken(0, "links to 200");
+    }
+
+    @Test
+    void bufferPastGuestMemory() throws RingFault {
+        raw.desc(0, MEM + 4096, 16, 0, 0).offer(0);
+        broken(0, "outside guest memory");
+    }
+
+    @Test
+    void lengthRunningPastGuestMemory() throws RingFault {
+        raw.desc(0, MEM - 8, 16, 0, 0).offer(0);
+        broken(0, "outside guest memory");
+    }
+
+    @Test
+    void hugeLength() throws RingFault {
+        raw.desc(0, 0, 0xffffffffL, WRITE, 0).offer(0);
+        broken(0, "outside guest memory");
+    }
+
+    @Test
+    void addressNearTheTopOfTheAddressSpace() throws RingFault {
+        raw.desc(0, -16L, 32, 0, 0).offer(0);
+        broken(0, "outside guest memory");
+    }
+
+    @Test
+    void readableAfterWritable() throws RingFault {
+        raw.desc(0, DATA, 16, WRITE | NEXT, 1).desc(1, DATA, 16, 0, 0).offer(0);
+        broken(0, "device-readable after a device-writable");
+    }
+
+    @Test
+    void indirectWithoutTheFeature() throws RingFault {
+        raw.indirect(TABLE, 0, DATA, 16, 0, 0).desc(0, TABLE, 16, INDIRECT, 0).offer(0);
+        broken(0, "not negotiated");
+    }
+
+    @Test
+    void emptyIndirectTable() throws RingFault {
+        raw.desc(0, TABLE, 0, INDIRECT, 0).offer(0);
+        broken(indirect, "not a non-zero multiple of 16");
+    }
+
+    @Test
+    void indirectTableOfOddLength() throws RingFault {
+        raw.desc(0, TABLE, 24, INDIRECT, 0).offer(0);
+        broken(indirect, "not a non-zero multiple of 16");
+    }
+
+    @Test
+    void indirectTableOutsideMemory() throws RingFault {
+        raw.desc(0, MEM - 16, 32, INDIRECT, 0).offer(0);
+        broken(indirect, "outside guest memory");
+    }
+
+    @Test
+    void nestedIndirect() throws RingFault {
+        raw.indirect(TABLE, 0, TABLE + 256, 16, INDIRECT, 0).desc(0, TABLE, 16, INDIRECT, 0).offer(0);
+        broken(indirect, "inside an indirect table");
+    }
+
+    @Test
+    void indirectWithNext() throws RingFault {
+        raw.indirect(TABLE, 0, DATA, 16, 0, 0).desc(0, TABLE, 16, INDIRECT | NEXT, 1).desc(1, DATA, 16, 0, 0).offer(0);
+        broken(indirect, "both INDIRECT and NEXT");
+    }
+
+    @Test
+    void loopInsideAnIndirectTable() throws RingFault {
+        raw.indirect(TABLE, 0, DATA, 16, NEXT, 1).indirect(TABLE, 1, DATA, 16, NEXT, 0)
+                .desc(0, TABLE, 32, INDIRECT, 0).offer(0);
+        broken(indirect, "(indirect): a loop");
+    }
+
+    @Test
+    void availIndexRunningAheadOfTheQueue() throws RingFault {
+        mem.writeU16(raw.ring.avail() + 2, 9);
+        broken(0, "more than the queue size 8");
+    }
+
+    @Test
+    void ringOutsideGuestMemory() {
+        RawRing far = new RawRing(mem, VringLayout.contiguous(8, MEM - 4096, 4096));
+        RingFault f = assertThrows(RingFault.class, () -> far.device(0));
+        assertTrue(f.getMessage().contains("ring outside guest memory"));
+    }
+
+    @Test
+    void aGoodChainAfterTheSetUpStillWorks() throws RingFault {
+        raw.desc(0, DATA, 16, NEXT, 1).desc(1, DATA + 16, 32, WRITE, 0).offer(0);
+        DescriptorChain c = raw.device(0).pop();
+        assertEquals(1, c.readable().size());
+        assertEquals(new Buffer(DATA + 16, 32), c.writable().getFirst());
+    }
+}
