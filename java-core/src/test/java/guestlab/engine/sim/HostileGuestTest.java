@@ -1,0 +1,97 @@
+package guestlab.engine.sim;
+
+import guestlab.events.Event;
+import guestlab.events.EventKind;
+import guestlab.launcher.DeviceSpec;
+import guestlab.launcher.Guest;
+import guestlab.launcher.GuestSpec;
+import guestlab.launcher.Launcher;
+import guestlab.virtio.DeviceStatus;
+import guestlab.virtio.QueueState;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** A guest that corrupts a ring breaks that device only; the launcher and other devices go on. */
+class HostileGuestTest {
+    @TempDir
+    Path dir;
+    private final Launcher launcher = new Launcher();
+
+    @AfterEach
+    void stop() {
+        launcher.stopAll();
+    }
+
+    @Test
+    void aDescriptorLoopBreaksOnlyThatDevice() throws Exception {
+        Path img = dir.resolve("d.img");
+        Files.write(img, new byte[1 << 16]);
+        SimGuest g = (SimGuest) launcher.start(new GuestSpec("hostile", "sim", 8 << 20, List.of(
+                new DeviceSpec("block", null, Map.of("file", img.toString())),
+                new DeviceSpec("rng", null, Map.of()))));
+        QueueState q = g.queues("block0").getFirst();
+        var mem = g.memory();
+        // Descriptors 0 -> 1 -> 0, offered as the next avail entry, then the kick.
+        mem.writeU64(q.descAddr(), 0x100000);
+        mem.writeU32(q.descAddr() + 8, 16);
+        mem.writeU16(q.descAddr() + 12, 1);
+        mem.writeU16(q.descAddr() + 14, 1);
+        mem.writeU64(q.descAddr() + 16, 0x100000);
+        mem.writeU32(q.descAddr() + 24, 16);
+        mem.writeU16(q.descAddr() + 28, 1);
+        mem.writeU16(q.descAddr() + 30, 0);
+        int idx = mem.readU16(q.availAddr() + 2);
+        mem.writeU16(q.availAddr() + 4 + 2L * (idx % q.size()), 0);
+        mem.writeU16(q.availAddr() + 2, idx + 1);
+        g.notify(q.descAddr());
+
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while ((g.deviceStatus("block0") & DeviceStatus.NEEDS_RESET) == 0 && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertTrue((g.deviceStatus("block0") & DeviceStatus.NEEDS_RESET) != 0, "block0 is NEEDS_RESET");
+        Event error = g.events().recent().stream().filter(e -> e.kind() == EventKind.DEVICE_ERROR).findFirst().orElseThrow();
+        assertEquals("block0", error.device());
+        assertTrue(error.detail().contains("loop"), error.detail());
+        assertTrue(g.queues("block0").getFirst().broken());
+
+        assertEquals(32, g.rng("rng0").read(32).length, "the rng still works");
+        assertEquals(0, g.deviceStatus("rng0") & DeviceStatus.NEEDS_RESET);
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> g.block("block0").read(0, 512));
+        assertTrue(e.getMessage().contains("NEEDS_RESET"));
+        assertEquals(Guest.State.RUNNING, g.state());
+    }
+
+    @Test
+    void aRingPlacedInTheDevicePageIsRefused() throws Exception {
+        SimGuest g = (SimGuest) launcher.start(new GuestSpec("ok", "sim", 4 << 20, List.of(new DeviceSpec("rng", null, Map.of()))));
+        // Play a second boot of the rng with its ring pfn pointing at the device page itself.
+        long page = 4L << 20;
+        int status = g.memory().readU8(page + 4);
+        g.memory().writeU8(page + 4, 0);
+        g.notify(page);
+        g.memory().writeU32(page + 5 + 4, page / 4096);
+        g.memory().writeU8(page + 4, status);
+        g.notify(page);
+        assertTrue((g.deviceStatus("rng0") & DeviceStatus.NEEDS_RESET) != 0);
+        assertTrue(g.events().recent().stream().anyMatch(e -> e.kind() == EventKind.DEVICE_ERROR
+                && e.detail().contains("not inside guest RAM")));
+    }
+
+    @Test
+    void notifyingARandomAddressIsReportedNotFatal() throws Exception {
+        SimGuest g = (SimGuest) launcher.start(new GuestSpec("poke", "sim", 4 << 20, List.of(new DeviceSpec("rng", null, Map.of()))));
+        g.notify(0xdead000);
+        assertTrue(g.events().recent().stream().anyMatch(e -> e.kind() == EventKind.HOST_WARNING
+                && e.detail().contains("neither a queue nor a device")));
+        assertEquals(8, g.rng("rng0").read(8).length);
+    }
+}

@@ -1,0 +1,87 @@
+package guestlab.engine.sim;
+
+import guestlab.launcher.DeviceSpec;
+import guestlab.launcher.Guest;
+import guestlab.launcher.GuestSpec;
+import guestlab.launcher.Launcher;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** Starting and stopping guests leaves nothing behind: no fds, no device threads. */
+class LifecycleTest {
+    @TempDir
+    Path dir;
+
+    private static int openFds() {
+        return new File("/proc/self/fd").list().length;
+    }
+
+    private static long deviceThreads() {
+        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().startsWith("guestlab-")).count();
+    }
+
+    @Test
+    void thirtyStartStopCyclesLeakNothing() throws Exception {
+        Path img = dir.resolve("d.img");
+        Files.write(img, new byte[1 << 16]);
+        GuestSpec spec = new GuestSpec("cycle", "sim", 4 << 20, List.of(
+                new DeviceSpec("console", null, Map.of()),
+                new DeviceSpec("block", null, Map.of("file", img.toString())),
+                new DeviceSpec("net", null, Map.of("switch", "lan")),
+                new DeviceSpec("rng", null, Map.of())));
+        try (Launcher launcher = new Launcher()) {
+            launcher.start(spec).stop(); // warm up class loading and lazily opened files
+            int fds = openFds();
+            long threads = deviceThreads();
+            for (int i = 0; i < 30; i++) {
+                SimGuest g = (SimGuest) launcher.start(spec);
+                g.block("block0").write(0, new byte[512]);
+                g.rng("rng0").read(16);
+                g.stop();
+                assertEquals(Guest.State.STOPPED, g.state());
+            }
+            assertEquals(fds, openFds(), "open file descriptors");
+            assertEquals(threads, deviceThreads(), "guestlab device threads");
+            assertEquals(List.of(), launcher.guests());
+            assertEquals(0, launcher.switchNamed("lan").portCount(), "every net device left the switch");
+        }
+    }
+
+    @Test
+    void aSpecThatFailsHalfwayReleasesWhatWasBuilt() {
+        int fds = openFds();
+        try (Launcher launcher = new Launcher()) {
+            GuestSpec bad = new GuestSpec("bad", "sim", 4 << 20, List.of(
+                    new DeviceSpec("net", null, Map.of("switch", "lan")),
+                    new DeviceSpec("block", null, Map.of("file", dir.resolve("missing.img").toString()))));
+            Exception e = assertThrows(java.io.IOException.class, () -> launcher.start(bad));
+            assertTrue(e.getMessage().contains("does not exist"), e.getMessage());
+            assertEquals(0, launcher.switchNamed("lan").portCount());
+        }
+        assertEquals(fds, openFds());
+    }
+
+    @Test
+    void badSpecsAreRefusedWithTheFieldNamed() {
+        try (Launcher launcher = new Launcher()) {
+            var e1 = assertThrows(IllegalArgumentException.class, () -> launcher.start(new GuestSpec("x", "sim", 1000, List.of())));
+            assertTrue(e1.getMessage().contains("memory"));
+            var e2 = assertThrows(IllegalArgumentException.class, () -> launcher.start(new GuestSpec("x", "kvm", 4 << 20, List.of())));
+            assertTrue(e2.getMessage().contains("engines: sim"));
+            var e3 = assertThrows(IllegalArgumentException.class, () -> launcher.start(new GuestSpec("x", "sim", 4 << 20,
+                    List.of(new DeviceSpec("rng", "r", Map.of()), new DeviceSpec("rng", "r", Map.of())))));
+            assertTrue(e3.getMessage().contains("two devices are named r"));
+            var e4 = assertThrows(IllegalArgumentException.class, () -> launcher.start(new GuestSpec("x", "sim", 4 << 20,
+                    List.of(new DeviceSpec("block", null, Map.of())))));
+            assertTrue(e4.getMessage().contains("needs a file"));
+        }
+    }
+}
