@@ -27,8 +27,9 @@ class QueueWorkerTest {
         public void reset() {}
 
         public void handle(int index) throws RingFault {
+            boolean failing = fail; // read before the test can see this call and change it
             calls.add(Thread.currentThread().getName());
-            if (fail) throw new RingFault("told to fail");
+            if (failing) throw new RingFault("told to fail");
         }
     }
 
