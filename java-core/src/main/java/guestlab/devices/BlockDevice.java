@@ -71,10 +71,6 @@ public final class BlockDevice implements VirtioDevice {
         }
     }
 
-    public Path image() {
-        return image;
-    }
-
     public boolean readOnly() {
         return readOnly;
     }

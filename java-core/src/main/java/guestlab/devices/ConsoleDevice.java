@@ -32,10 +32,6 @@ public final class ConsoleDevice implements VirtioDevice {
         host.connect(this::input);
     }
 
-    public ConsoleHost host() {
-        return host;
-    }
-
     @Override
     public int type() {
         return DeviceType.CONSOLE;

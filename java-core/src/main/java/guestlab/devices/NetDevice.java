@@ -1,6 +1,5 @@
 package guestlab.devices;
 
-import guestlab.virtio.Buffer;
 import guestlab.virtio.DescriptorChain;
 import guestlab.virtio.DeviceContext;
 import guestlab.virtio.DeviceQueue;

@@ -81,7 +81,7 @@ public final class Launcher implements AutoCloseable {
         }
         long pfnLimit = spec.memoryBytes() / LguestRing.PAGE_SIZE;
         SimHypervisor hv = new SimHypervisor(spec.name(), mem, events);
-        hv.request(new LhReq.Initialize(0, pfnLimit, 0));
+        hv.write(new LhReq.Initialize(0, pfnLimit, 0).encode()); // as written to /dev/lguest
         DevicePage page = new DevicePage(mem, spec.memoryBytes(), LguestRing.PAGE_SIZE);
         LguestBus bus = new LguestBus(spec.name(), mem, spec.memoryBytes(), page, hv, events, devices);
         built.add(0, bus); // stop the device threads before anything they use

@@ -14,7 +14,6 @@ public final class DevicePage {
     private final GuestMemory mem;
     private final long base;
     private final int size;
-    private final List<Long> descriptors = new ArrayList<>();
     private int used;
 
     /** @param base guest-physical address of the page (pfnlimit * 4096) */
@@ -45,13 +44,7 @@ public final class DevicePage {
         mem.write(at, bytes);
         used += bytes.length;
         mem.writeU8(base + used, 0);
-        descriptors.add(at);
         return at;
-    }
-
-    /** Guest-physical addresses of the descriptors, in bus order. */
-    public List<Long> descriptors() {
-        return List.copyOf(descriptors);
     }
 
     /** Whether {@code address} is inside this page (a status notify lands here). */

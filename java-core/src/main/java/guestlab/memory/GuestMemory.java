@@ -35,10 +35,6 @@ public class GuestMemory implements AutoCloseable {
         this.owner = owner;
     }
 
-    public List<MemoryRegion> regions() {
-        return List.of(regions);
-    }
-
     /** One past the highest guest-physical address backed by RAM. */
     public long limit() {
         return regions.length == 0 ? 0 : regions[regions.length - 1].end();

@@ -21,11 +21,6 @@ public final class EventFd implements AutoCloseable {
         return new EventFd(Libc.eventfd(0, Libc.EFD_CLOEXEC));
     }
 
-    /** Wraps an eventfd received from elsewhere (a vhost-user frontend); this object owns it. */
-    public static EventFd adopt(int fd) {
-        return new EventFd(fd);
-    }
-
     public int fd() {
         return fd;
     }

@@ -82,10 +82,6 @@ final class BusDevice implements DeviceContext {
         return name;
     }
 
-    VirtioDevice device() {
-        return device;
-    }
-
     long descriptorAddress() {
         return descAddr;
     }
@@ -197,10 +193,6 @@ final class BusDevice implements DeviceContext {
             if (w != null) w.halt();
         }
         publish(EventKind.DEVICE_ERROR, -1, reason);
-    }
-
-    String brokenReason() {
-        return broken;
     }
 
     /** Status 0: stop the queues and forget them (section 2.4). */

@@ -56,17 +56,8 @@ public final class LguestBus implements AutoCloseable {
         return List.copyOf(devices.keySet());
     }
 
-    public VirtioDevice device(String name) {
-        return get(name).device();
-    }
-
     public int status(String name) {
         return get(name).status();
-    }
-
-    /** Why the device went NEEDS_RESET, or null. */
-    public String brokenReason(String name) {
-        return get(name).brokenReason();
     }
 
     public List<QueueState> queues(String name) {

@@ -75,11 +75,6 @@ public final class DeviceQueue {
         return broken;
     }
 
-    /** Restart from a saved position (vhost-user SET_VRING_BASE). */
-    public void setBase(int availIndex) {
-        lastAvail = availIndex & 0xffff;
-    }
-
     public int lastAvail() {
         return lastAvail;
     }

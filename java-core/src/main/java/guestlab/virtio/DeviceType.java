@@ -8,14 +8,4 @@ public final class DeviceType {
     public static final int BLOCK = 2;
     public static final int CONSOLE = 3;
     public static final int RNG = 4;
-
-    public static String name(int type) {
-        return switch (type) {
-            case NET -> "net";
-            case BLOCK -> "block";
-            case CONSOLE -> "console";
-            case RNG -> "rng";
-            default -> "type" + type;
-        };
-    }
 }

@@ -96,4 +96,19 @@ class NetDeviceTest {
             assertTrue(h.warnings.getFirst().contains("too small"));
         }
     }
+
+    @Test
+    void linkDownShowsInConfigAndCarriesNothing() throws Exception {
+        EthernetSwitch sw = new EthernetSwitch("link");
+        NetDevice dev = new NetDevice(NetDevice.parseMac("52:54:00:00:00:0d"), sw);
+        try (DeviceHarness h = new DeviceHarness(dev)) {
+            h.drivers[0].add(List.of(), List.of(h.buffer(2048)));
+            dev.setLinkUp(false);
+            assertEquals(0, dev.config()[NetProtocol.CFG_STATUS]);
+            sw.join(f -> {}).send(frame(new byte[] {-1, -1, -1, -1, -1, -1}, new byte[] {2, 0, 0, 0, 0, 9}, 50));
+            assertNull(h.drivers[0].pollUsed(), "no frames while the link is down");
+            dev.setLinkUp(true);
+            assertEquals(NetProtocol.S_LINK_UP, dev.config()[NetProtocol.CFG_STATUS]);
+        }
+    }
 }

@@ -1,7 +1,6 @@
 package guestlab.engine.sim;
 
 import java.util.BitSet;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -31,18 +30,6 @@ public final class InterruptController {
             }
             pending.clear(irq);
             return true;
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Whether {@code irq} is pending, without waiting; clears it. */
-    public boolean take(int irq) {
-        lock.lock();
-        try {
-            boolean was = pending.get(irq);
-            pending.clear(irq);
-            return was;
         } finally {
             lock.unlock();
         }

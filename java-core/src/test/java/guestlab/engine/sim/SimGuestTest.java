@@ -4,7 +4,6 @@ import guestlab.devices.BufferConsole;
 import guestlab.events.Event;
 import guestlab.events.EventKind;
 import guestlab.launcher.DeviceSpec;
-import guestlab.launcher.Guest;
 import guestlab.launcher.GuestSpec;
 import guestlab.launcher.Launcher;
 import guestlab.virtio.DeviceStatus;
@@ -114,5 +113,38 @@ class SimGuestTest {
         List<Event> completions = g.events().recent().stream()
                 .filter(e -> e.kind() == EventKind.COMPLETION && e.device().equals("block0")).toList();
         assertEquals(5, completions.size());
+    }
+
+    @Test
+    void subscribersSeeKickRequestCompletionInterruptInOrder() throws Exception {
+        SimGuest g = start("trace", disk(4096), false);
+        List<Event> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+        try (AutoCloseable sub = g.events().subscribe(e -> { if (e.device().equals("rng0")) seen.add(e); })) {
+            g.rng("rng0").read(16);
+            // The driver may find the used entry before the device thread has raised the irq.
+            long deadline = System.nanoTime() + 5_000_000_000L;
+            while (seen.size() < 4 && System.nanoTime() < deadline) Thread.sleep(1);
+        }
+        List<EventKind> kinds = seen.stream().map(Event::kind).toList();
+        assertEquals(List.of(EventKind.KICK, EventKind.REQUEST, EventKind.COMPLETION, EventKind.INTERRUPT), kinds);
+        Event completion = seen.get(2);
+        assertEquals(0, completion.queue());
+        assertEquals(1, completion.index(), "used.idx after the completion");
+        assertEquals(16, completion.length());
+        assertTrue(completion.detail().startsWith("latency="));
+        assertTrue(seen.get(0).nanos() <= seen.get(3).nanos());
+        g.rng("rng0").read(16);
+        assertEquals(4, seen.size(), "unsubscribed");
+    }
+
+    @Test
+    void obsoleteRequestsAreRefusedByTheHypervisor() throws Exception {
+        SimHypervisor hv = new SimHypervisor("x", guestlab.memory.MemfdMemory.allocate("x", 8192), new guestlab.events.EventBus(4));
+        var e = assertThrows(guestlab.lguest.LhReq.ObsoleteRequestException.class, () -> hv.write(new byte[] {1, 0, 0, 0}));
+        assertTrue(e.getMessage().contains("LHREQ_GETDMA is obsolete"));
+        hv.write(new guestlab.lguest.LhReq.Initialize(0, 1, 0).encode());
+        assertEquals(1, hv.init().pfnLimit());
+        assertThrows(IllegalStateException.class, () -> hv.write(new guestlab.lguest.LhReq.Initialize(0, 1, 0).encode()),
+                "LHREQ_INITIALIZE only once");
     }
 }
