@@ -67,6 +67,10 @@ public final class Launcher implements AutoCloseable {
         }
     }
 
+    /**
+     * @param built everything made so far, released in order if starting fails; on success it
+     *              holds just the guest
+     */
     private SimGuest startSim(GuestSpec spec, List<AutoCloseable> built) throws IOException {
         EventBus events = new EventBus(4096);
         // Guest RAM plus one page above it for the lguest device page.
@@ -76,7 +80,7 @@ public final class Launcher implements AutoCloseable {
         Map<String, BufferConsole> consoles = new LinkedHashMap<>();
         for (DeviceSpec d : SpecCheck.named(spec.devices())) {
             VirtioDevice dev = build(d, consoles);
-            built.add(dev);
+            built.addFirst(dev);
             devices.put(d.name(), dev);
         }
         long pfnLimit = spec.memoryBytes() / LguestRing.PAGE_SIZE;
@@ -84,12 +88,12 @@ public final class Launcher implements AutoCloseable {
         hv.write(new LhReq.Initialize(0, pfnLimit, 0).encode()); // as written to /dev/lguest
         DevicePage page = new DevicePage(mem, spec.memoryBytes(), LguestRing.PAGE_SIZE);
         LguestBus bus = new LguestBus(spec.name(), mem, spec.memoryBytes(), page, hv, events, devices);
-        built.add(0, bus); // stop the device threads before anything they use
+        built.removeAll(devices.values());
+        built.addFirst(bus); // the bus owns the devices now and stops their threads first
         hv.onExit(bus::handleNotify);
         events.publish(new Event(System.nanoTime(), spec.name(), "", -1, EventKind.LIFECYCLE, -1, -1, -1,
                 "starting: engine sim, " + spec.memoryBytes() / (1 << 20) + " MiB, devices " + devices.keySet()));
-        List<AutoCloseable> rest = List.copyOf(built.subList(1, built.size()));
-        SimGuest g = new SimGuest(spec.name(), mem, hv, bus, events, consoles, () -> closeAll(rest, null));
+        SimGuest g = new SimGuest(spec.name(), mem, hv, bus, events, consoles);
         built.clear();
         built.add(g::stop);
         g.boot(DEFAULT_TIMEOUT);

@@ -52,11 +52,6 @@ public final class DevicePage {
         return address >= base && address < base + size;
     }
 
-    /** Reads the descriptor at {@code address} back from guest memory, as the guest left it. */
-    public LguestDeviceDesc read(long address) {
-        return LguestDeviceDesc.decode(mem.read(base, size), (int) (address - base));
-    }
-
     /** Walks the page from the start as a guest does (lguest_devices_init / scan_devices). */
     public static List<Long> scan(GuestMemory mem, long base, int size) {
         byte[] page = mem.read(base, size);

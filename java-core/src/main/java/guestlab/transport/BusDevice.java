@@ -40,10 +40,10 @@ final class BusDevice implements DeviceContext {
     private final VirtioDevice device;
     private final GuestMemory mem;
     private final long ramLimit;
-    private final DevicePage page;
     private final Hypervisor hypervisor;
     private final EventBus events;
     private final long descAddr;
+    private final int configLen;
     private final int[] irqs;
     private final QueueCounters[] counters;
     private final DeviceQueue[] queues;
@@ -60,7 +60,6 @@ final class BusDevice implements DeviceContext {
         this.device = device;
         this.mem = mem;
         this.ramLimit = ramLimit;
-        this.page = page;
         this.hypervisor = hypervisor;
         this.events = events;
         int n = device.queueCount();
@@ -74,6 +73,7 @@ final class BusDevice implements DeviceContext {
             counters[q] = new QueueCounters();
             vqs.add(new LguestVqConfig(device.maxQueueSize(q), irqs[q], 0));
         }
+        this.configLen = device.config().length;
         this.descAddr = page.add(new LguestDeviceDesc(device.type(), 0, vqs,
                 LguestDeviceDesc.featureBytes(device.features(), FEATURE_LEN), new byte[FEATURE_LEN], device.config()));
     }
@@ -98,9 +98,10 @@ final class BusDevice implements DeviceContext {
 
     /** The guest notified this descriptor's address: act on what it changed (lg_set_status). */
     synchronized void guestNotified() {
-        LguestDeviceDesc desc = page.read(descAddr);
-        int now = desc.status();
-        syncConfig(desc.config());
+        // Read only the fields the guest may write, at the offsets we laid out: the guest could
+        // have scribbled over num_vq, feature_len or config_len too.
+        int now = mem.readU8(descAddr + LguestDeviceDesc.STATUS_OFFSET);
+        syncConfig(mem.read(configAddr(), configLen));
         int before;
         synchronized (statusLock) {
             if (now == status) return;
@@ -113,16 +114,17 @@ final class BusDevice implements DeviceContext {
             return;
         }
         boolean newly = (now & DeviceStatus.FEATURES_OK) != 0 && (before & DeviceStatus.FEATURES_OK) == 0;
-        if (newly && !negotiate(desc)) return;
+        if (newly && !negotiate()) return;
         if ((now & DeviceStatus.DRIVER_OK) != 0 && (before & DeviceStatus.DRIVER_OK) == 0) {
-            if ((now & DeviceStatus.FEATURES_OK) == 0 && !negotiate(desc)) return;
-            startQueues(desc);
+            if ((now & DeviceStatus.FEATURES_OK) == 0 && !negotiate()) return;
+            startQueues();
         }
     }
 
     /** Section 3.1.1: the device refuses features it did not offer by leaving FEATURES_OK clear. */
-    private boolean negotiate(LguestDeviceDesc desc) {
-        long wanted = LguestDeviceDesc.featureBits(desc.guestFeatures());
+    private boolean negotiate() {
+        long wanted = LguestDeviceDesc.featureBits(
+                mem.read(descAddr + LguestDeviceDesc.guestFeaturesOffset(irqs.length, FEATURE_LEN), FEATURE_LEN));
         long offered = device.features();
         if ((wanted & ~offered) != 0) {
             synchronized (statusLock) {
@@ -137,9 +139,9 @@ final class BusDevice implements DeviceContext {
         return true;
     }
 
-    private void startQueues(LguestDeviceDesc desc) {
+    private void startQueues() {
         for (int q = 0; q < queues.length; q++) {
-            long pfn = desc.vqs().get(q).pfn();
+            long pfn = mem.readU32(descAddr + LguestDeviceDesc.vqOffset(q) + LguestVqConfig.PFN_OFFSET);
             int num = device.maxQueueSize(q); // the launcher owns num; the guest only writes pfn
             VringLayout ring = LguestRing.at(pfn, num);
             long end = ring.used() + ring.usedBytes() + 2;
@@ -173,8 +175,12 @@ final class BusDevice implements DeviceContext {
         writeConfig(device.config());
     }
 
+    private long configAddr() {
+        return descAddr + LguestDeviceDesc.configOffset(irqs.length, FEATURE_LEN);
+    }
+
     private void writeConfig(byte[] config) {
-        mem.write(descAddr + LguestDeviceDesc.configOffset(irqs.length, FEATURE_LEN), config);
+        mem.write(configAddr(), Arrays.copyOf(config, configLen));
     }
 
     private void writeStatus() {

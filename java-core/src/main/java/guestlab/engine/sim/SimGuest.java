@@ -31,19 +31,17 @@ public final class SimGuest implements Guest {
     private final EventBus events;
     private final Map<String, BufferConsole> hostConsoles;
     private final Map<String, SimDriver> drivers = new LinkedHashMap<>();
-    private final AutoCloseable resources;
     private volatile State state = State.RUNNING;
 
-    /** @param resources released at stop, after the bus (host ends, memory) */
+    /** The guest owns {@code bus} and {@code mem} and releases them at {@link #stop()}. */
     public SimGuest(String name, GuestMemory mem, SimHypervisor hv, LguestBus bus, EventBus events,
-                    Map<String, BufferConsole> hostConsoles, AutoCloseable resources) {
+                    Map<String, BufferConsole> hostConsoles) {
         this.name = name;
         this.mem = mem;
         this.hv = hv;
         this.bus = bus;
         this.events = events;
         this.hostConsoles = Map.copyOf(hostConsoles);
-        this.resources = resources;
     }
 
     /** Boots the simulated kernel: scan the device page, probe every device (one driver per descriptor). */
@@ -162,7 +160,7 @@ public final class SimGuest implements Guest {
             bus.close();
         } finally {
             try {
-                resources.close();
+                mem.close();
             } catch (Exception e) {
                 throw new IllegalStateException("stopping " + name + ": " + e.getMessage(), e);
             }

@@ -94,4 +94,16 @@ class HostileGuestTest {
                 && e.detail().contains("neither a queue nor a device")));
         assertEquals(8, g.rng("rng0").read(8).length);
     }
+
+    @Test
+    void scribblingOverTheDescriptorHeaderChangesNothing() throws Exception {
+        SimGuest g = (SimGuest) launcher.start(new GuestSpec("scribble", "sim", 4 << 20, List.of(new DeviceSpec("rng", null, Map.of()))));
+        long page = 4L << 20;
+        g.memory().writeU8(page + 1, 255); // num_vq
+        g.memory().writeU8(page + 2, 255); // feature_len
+        g.memory().writeU8(page + 3, 255); // config_len
+        g.notify(page);
+        assertEquals(16, g.rng("rng0").read(16).length, "the launcher kept its own view of the layout");
+        assertEquals(0, g.deviceStatus("rng0") & DeviceStatus.NEEDS_RESET);
+    }
 }
