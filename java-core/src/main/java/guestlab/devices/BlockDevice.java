@@ -86,8 +86,7 @@ public final class BlockDevice implements VirtioDevice {
 
     @Override
     public long features() {
-        long f = Features.bit(Features.VERSION_1) | Features.bit(Features.RING_EVENT_IDX)
-                | Features.bit(Features.RING_INDIRECT_DESC)
+        long f = Features.RING_COMMON
                 | Features.bit(F_SEG_MAX) | Features.bit(F_BLK_SIZE) | Features.bit(F_FLUSH);
         return readOnly ? f | Features.bit(F_RO) : f;
     }
@@ -121,10 +120,7 @@ public final class BlockDevice implements VirtioDevice {
         DeviceContext c = ctx;
         if (c == null) return;
         DeviceQueue q = c.queue(0);
-        DescriptorChain chain;
-        while ((chain = q.pop()) != null) {
-            q.push(chain, serve(c, q, chain));
-        }
+        q.serveAll(chain -> serve(c, q, chain));
         c.used(0);
     }
 

@@ -39,8 +39,7 @@ public final class ConsoleDevice implements VirtioDevice {
 
     @Override
     public long features() {
-        return Features.bit(Features.VERSION_1) | Features.bit(Features.RING_EVENT_IDX)
-                | Features.bit(Features.RING_INDIRECT_DESC);
+        return Features.RING_COMMON;
     }
 
     @Override
@@ -88,17 +87,15 @@ public final class ConsoleDevice implements VirtioDevice {
     }
 
     private void transmit(DeviceContext c) throws RingFault {
-        DeviceQueue q = c.queue(TRANSMITQ);
-        DescriptorChain chain;
-        while ((chain = q.pop()) != null) {
+        c.queue(TRANSMITQ).serveAll(chain -> {
             for (Buffer b : chain.readable()) {
                 // In pieces: a guest may offer gigabytes in one chain.
                 for (int off = 0; off < b.len(); off += CHUNK) {
                     host.fromGuest(c.memory().read(b.addr() + off, Math.min(CHUNK, b.len() - off)));
                 }
             }
-            q.push(chain, 0);
-        }
+            return 0;
+        });
         c.used(TRANSMITQ);
     }
 

@@ -77,8 +77,7 @@ public final class NetDevice implements VirtioDevice {
 
     @Override
     public long features() {
-        return Features.bit(Features.VERSION_1) | Features.bit(Features.RING_EVENT_IDX)
-                | Features.bit(Features.RING_INDIRECT_DESC) | Features.bit(F_MAC) | Features.bit(F_STATUS);
+        return Features.RING_COMMON | Features.bit(F_MAC) | Features.bit(F_STATUS);
     }
 
     @Override
@@ -124,18 +123,16 @@ public final class NetDevice implements VirtioDevice {
     }
 
     private void transmit(DeviceContext c) throws RingFault {
-        DeviceQueue q = c.queue(TRANSMITQ);
         int hdr = headerSize(c.features());
-        DescriptorChain chain;
-        while ((chain = q.pop()) != null) {
+        c.queue(TRANSMITQ).serveAll(chain -> {
             long len = chain.readableLength() - hdr;
             if (len < 14 || len > MAX_FRAME) {
                 c.warn(TRANSMITQ, "guest sent a " + len + "-byte frame; dropped");
             } else if (linkUp) {
                 port.send(chain.readBytes(c.memory(), hdr, (int) len));
             }
-            q.push(chain, 0);
-        }
+            return 0;
+        });
         c.used(TRANSMITQ);
     }
 

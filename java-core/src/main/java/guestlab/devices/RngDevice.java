@@ -1,9 +1,7 @@
 package guestlab.devices;
 
 import guestlab.virtio.Buffer;
-import guestlab.virtio.DescriptorChain;
 import guestlab.virtio.DeviceContext;
-import guestlab.virtio.DeviceQueue;
 import guestlab.virtio.DeviceType;
 import guestlab.virtio.Features;
 import guestlab.virtio.RingFault;
@@ -32,8 +30,7 @@ public final class RngDevice implements VirtioDevice {
 
     @Override
     public long features() {
-        return Features.bit(Features.VERSION_1) | Features.bit(Features.RING_EVENT_IDX)
-                | Features.bit(Features.RING_INDIRECT_DESC);
+        return Features.RING_COMMON;
     }
 
     @Override
@@ -60,9 +57,7 @@ public final class RngDevice implements VirtioDevice {
     public void handle(int index) throws RingFault {
         DeviceContext c = ctx;
         if (c == null) return;
-        DeviceQueue q = c.queue(0);
-        DescriptorChain chain;
-        while ((chain = q.pop()) != null) {
+        c.queue(0).serveAll(chain -> {
             // Up to CHUNK bytes per request: the spec lets the device fill less than offered.
             int written = 0;
             for (Buffer b : chain.writable()) {
@@ -73,8 +68,8 @@ public final class RngDevice implements VirtioDevice {
                 c.memory().write(b.addr(), bytes);
                 written += n;
             }
-            q.push(chain, written);
-        }
+            return written;
+        });
         c.used(0);
     }
 

@@ -109,6 +109,23 @@ public final class DeviceQueue {
         return chain;
     }
 
+    /** Serves a chain: does the device's work and returns how many bytes it wrote into the chain. */
+    @FunctionalInterface
+    public interface Server {
+        int serve(DescriptorChain chain) throws RingFault;
+    }
+
+    /** Pops and serves every available chain, pushing each back; returns how many it served. */
+    public int serveAll(Server server) throws RingFault {
+        int n = 0;
+        DescriptorChain chain;
+        while ((chain = pop()) != null) {
+            push(chain, server.serve(chain));
+            n++;
+        }
+        return n;
+    }
+
     /** Returns a chain to the driver with {@code written} bytes put into its writable buffers. */
     public void push(DescriptorChain chain, int written) throws RingFault {
         checkUsable();

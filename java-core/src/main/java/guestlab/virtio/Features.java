@@ -11,6 +11,9 @@ public final class Features {
     /** Section 6.1: the device follows virtio 1.x (little-endian, modern header layouts). */
     public static final int VERSION_1 = 32;
 
+    /** What every guestlab device offers whatever its type: virtio 1.x rings with both extensions. */
+    public static final long RING_COMMON = bit(VERSION_1) | bit(RING_EVENT_IDX) | bit(RING_INDIRECT_DESC);
+
     public static long bit(int n) {
         return 1L << n;
     }

@@ -20,8 +20,7 @@ import java.util.List;
  */
 abstract class SimDriver {
     /** Ring features every simulated driver understands. */
-    static final long RING_FEATURES = Features.bit(Features.VERSION_1) | Features.bit(Features.RING_EVENT_IDX)
-            | Features.bit(Features.RING_INDIRECT_DESC);
+    static final long RING_FEATURES = Features.RING_COMMON;
 
     protected final String name;
     protected final GuestMemory mem;
