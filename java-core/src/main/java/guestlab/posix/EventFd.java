@@ -25,7 +25,9 @@ public final class EventFd implements AutoCloseable {
         return fd;
     }
 
+    /** Adds one. Refused once closed: the fd number may already belong to another file. */
     public void signal() {
+        if (closed) throw new IllegalStateException("eventfd " + fd + " is closed");
         signal(fd);
     }
 
@@ -39,6 +41,7 @@ public final class EventFd implements AutoCloseable {
 
     /** Blocks until signalled; returns how many signals were folded into this wake-up. */
     public long await() {
+        if (closed) throw new IllegalStateException("eventfd " + fd + " is closed");
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment count = arena.allocate(ValueLayout.JAVA_LONG);
             Libc.read(fd, count, "eventfd read");

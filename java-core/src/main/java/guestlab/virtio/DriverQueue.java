@@ -88,6 +88,7 @@ public final class DriverQueue {
     public int addIndirect(List<Buffer> out, List<Buffer> in, long table) {
         if (!indirect) throw new IllegalStateException("INDIRECT_DESC was not negotiated");
         int n = out.size() + in.size();
+        if (n == 0) throw new IllegalArgumentException("a chain needs at least one buffer");
         if (numFree == 0) return -1;
         for (int i = 0; i < n; i++) {
             Buffer b = i < out.size() ? out.get(i) : in.get(i - out.size());

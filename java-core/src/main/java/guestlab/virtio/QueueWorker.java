@@ -51,10 +51,13 @@ public final class QueueWorker implements AutoCloseable {
         return this;
     }
 
-    /** Host-side work is waiting: run the device soon. Not counted as a kick. */
+    /** Host-side work is waiting: run the device soon. Not counted as a kick; ignored once closing. */
     public void wake() {
-        hostWakes.incrementAndGet();
-        kick.signal();
+        synchronized (this) {
+            if (stopping) return;
+            hostWakes.incrementAndGet();
+            kick.signal();
+        }
     }
 
     /** Stops calling the device (its other queue failed); the thread lives on until {@link #close()}. */
@@ -82,11 +85,14 @@ public final class QueueWorker implements AutoCloseable {
         }
     }
 
-    /** Stops the thread and waits for it; the device is not called again. */
+    /** Stops the thread and waits for it; the device is not called again. Idempotent. */
     @Override
     public void close() {
-        stopping = true;
-        kick.signal();
+        synchronized (this) {
+            if (stopping) return;
+            stopping = true;
+            kick.signal();
+        }
         try {
             thread.join(5000);
         } catch (InterruptedException e) {

@@ -167,4 +167,39 @@ class DeviceQueueTest {
         assertEquals(0, dev.state().inFlight());
         assertEquals(1, dev.state().usedIdx());
     }
+
+    @Test
+    void aFullRingOfferedAcrossTheWrapComesBackInOrder() throws RingFault {
+        VringLayout ring = VringLayout.contiguous(8, 0, 4096);
+        RawRing raw = new RawRing(mem, ring);
+        mem.writeU16(ring.used() + 2, 65532);
+        raw.availIdx = 65532;
+        DeviceQueue dev = device(ring, 0);
+        for (int i = 0; i < 8; i++) raw.desc(i, IN + 16L * i, 16, RawRing.WRITE, 0).offer(i);
+        assertEquals(4, mem.readU16(ring.avail() + 2), "65532 + 8 wrapped");
+        assertEquals(8, dev.state().pending());
+        for (int i = 0; i < 8; i++) {
+            DescriptorChain c = dev.pop();
+            assertEquals(i, c.head());
+            assertEquals((65532 + i) & 0xffff, c.availIndex());
+            dev.push(c, 0);
+        }
+        assertNull(dev.pop());
+        assertEquals(4, mem.readU16(ring.used() + 2));
+    }
+
+    @Test
+    void usedEventIsHonouredAcrossTheWrap() throws RingFault {
+        VringLayout ring = VringLayout.contiguous(8, 0, 4096);
+        RawRing raw = new RawRing(mem, ring);
+        mem.writeU16(ring.used() + 2, 0xfffe);
+        raw.availIdx = 0xfffe;
+        DeviceQueue dev = device(ring, Features.bit(Features.RING_EVENT_IDX));
+        mem.writeU16(ring.avail() + 4 + 2L * 8, 0xffff); // used_event
+        raw.desc(0, IN, 8, RawRing.WRITE, 0).offer(0).desc(1, IN, 8, RawRing.WRITE, 0).offer(1);
+        dev.push(dev.pop(), 0); // used.idx fffe -> ffff
+        assertFalse(dev.needsInterrupt());
+        dev.push(dev.pop(), 0); // ffff -> 0: steps past used_event 0xffff
+        assertTrue(dev.needsInterrupt());
+    }
 }

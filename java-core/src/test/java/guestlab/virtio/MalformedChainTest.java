@@ -157,6 +157,17 @@ class MalformedChainTest {
     }
 
     @Test
+    void eventIdxFieldsMustLieInsideGuestMemoryToo() throws RingFault {
+        // avail_event just past the end of memory: fine without EVENT_IDX, refused with it.
+        VringLayout tightUsed = new VringLayout(8, 0, 0x1000, MEM - (4 + 8L * 8));
+        assertNotNull(new RawRing(mem, tightUsed).device(0));
+        assertThrows(RingFault.class, () -> new RawRing(mem, tightUsed).device(Features.bit(Features.RING_EVENT_IDX)));
+        VringLayout tightAvail = new VringLayout(8, 0, MEM - (4 + 2L * 8), 0x2000);
+        assertNotNull(new RawRing(mem, tightAvail).device(0));
+        assertThrows(RingFault.class, () -> new RawRing(mem, tightAvail).device(Features.bit(Features.RING_EVENT_IDX)));
+    }
+
+    @Test
     void aGoodChainAfterTheSetUpStillWorks() throws RingFault {
         raw.desc(0, DATA, 16, NEXT, 1).desc(1, DATA + 16, 32, WRITE, 0).offer(0);
         DescriptorChain c = raw.device(0).pop();
