@@ -1,0 +1,71 @@
+package guestlab.image;
+
+import org.apache.commons.compress.archivers.ar.ArArchiveEntry;
+import org.apache.commons.compress.archivers.ar.ArArchiveInputStream;
+import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
+import org.apache.commons.compress.compressors.gzip.GzipCompressorInputStream;
+import org.apache.commons.compress.compressors.xz.XZCompressorInputStream;
+
+import java.io.BufferedInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.function.Predicate;
+
+/**
+ * A Debian package (.deb): an ar archive whose data.tar.{xz,gz} member holds the files. Unpacked
+ * in Java; entries that would land outside the destination are refused.
+ */
+public final class DebArchive {
+    private DebArchive() {}
+
+    /**
+     * Extracts the files and symlinks of {@code deb}'s data archive whose path (without the
+     * leading "./") {@code wanted} accepts, under {@code dest}. Returns how many were extracted.
+     */
+    public static int extract(Path deb, Path dest, Predicate<String> wanted) throws IOException {
+        try (InputStream in = new BufferedInputStream(Files.newInputStream(deb));
+             ArArchiveInputStream ar = new ArArchiveInputStream(in)) {
+            ArArchiveEntry e;
+            while ((e = ar.getNextEntry()) != null) {
+                String name = e.getName();
+                if (!name.startsWith("data.tar")) continue;
+                InputStream data = switch (name) {
+                    case "data.tar.xz" -> new XZCompressorInputStream(ar);
+                    case "data.tar.gz" -> new GzipCompressorInputStream(ar);
+                    case "data.tar" -> ar;
+                    default -> throw new IOException(deb + ": " + name + " is compressed in a way guestlab does not read");
+                };
+                return untar(new TarArchiveInputStream(data), dest, wanted);
+            }
+        }
+        throw new IOException(deb + " has no data.tar member: not a Debian package");
+    }
+
+    private static int untar(TarArchiveInputStream tar, Path dest, Predicate<String> wanted) throws IOException {
+        Path root = dest.toAbsolutePath().normalize();
+        int n = 0;
+        TarArchiveEntry t;
+        while ((t = tar.getNextEntry()) != null) {
+            String name = t.getName().replaceFirst("^\\./", "");
+            if (name.isEmpty() || t.isDirectory() || !wanted.test(name)) continue;
+            Path target = root.resolve(name).normalize();
+            if (!target.startsWith(root)) throw new IOException("package entry " + t.getName() + " escapes " + dest);
+            Files.createDirectories(target.getParent());
+            if (t.isSymbolicLink()) {
+                Files.deleteIfExists(target);
+                Files.createSymbolicLink(target, Path.of(t.getLinkName()));
+            } else if (t.isFile()) {
+                Files.copy(tar, target, StandardCopyOption.REPLACE_EXISTING);
+                if ((t.getMode() & 0111) != 0) target.toFile().setExecutable(true, false);
+            } else {
+                continue;
+            }
+            n++;
+        }
+        return n;
+    }
+}
