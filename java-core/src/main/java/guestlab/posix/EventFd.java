@@ -21,6 +21,11 @@ public final class EventFd implements AutoCloseable {
         return new EventFd(Libc.eventfd(0, Libc.EFD_CLOEXEC));
     }
 
+    /** Takes ownership of an eventfd received from elsewhere (a vhost-user front-end's kick or call fd). */
+    public static EventFd adopt(int fd) {
+        return new EventFd(fd);
+    }
+
     public int fd() {
         return fd;
     }
@@ -39,13 +44,23 @@ public final class EventFd implements AutoCloseable {
         }
     }
 
-    /** Blocks until signalled; returns how many signals were folded into this wake-up. */
+    /**
+     * Blocks until signalled; returns how many signals were folded into this wake-up. Works on
+     * non-blocking eventfds too (QEMU creates its kick fds with EFD_NONBLOCK): it polls first.
+     */
     public long await() {
         if (closed) throw new IllegalStateException("eventfd " + fd + " is closed");
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment count = arena.allocate(ValueLayout.JAVA_LONG);
-            Libc.read(fd, count, "eventfd read");
-            return count.get(ValueLayout.JAVA_LONG, 0);
+            while (true) {
+                Libc.awaitReadable(fd);
+                try {
+                    Libc.read(fd, count, "eventfd read");
+                    return count.get(ValueLayout.JAVA_LONG, 0);
+                } catch (PosixException e) {
+                    if (e.errno() != Libc.EAGAIN) throw e; // another reader took it first: wait again
+                }
+            }
         }
     }
 

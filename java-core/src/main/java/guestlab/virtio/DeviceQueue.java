@@ -75,6 +75,11 @@ public final class DeviceQueue {
         return broken;
     }
 
+    /** Restarts from a saved avail position (vhost-user SET_VRING_BASE), not from used.idx. */
+    public void setBase(int availIndex) {
+        lastAvail = availIndex & 0xffff;
+    }
+
     public int lastAvail() {
         return lastAvail;
     }

@@ -1,0 +1,156 @@
+package guestlab.posix;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+/**
+ * AF_UNIX stream sockets through FFM, with what the JDK's own channels cannot do: receiving file
+ * descriptors (SCM_RIGHTS), as vhost-user's SET_MEM_TABLE and SET_VRING_KICK/CALL carry them.
+ */
+public final class UnixSocket implements AutoCloseable {
+    private static final int AF_UNIX = 1, SOCK_STREAM = 1, SOCK_CLOEXEC = 0x80000;
+    private static final int SOL_SOCKET = 1, SCM_RIGHTS = 1, MSG_CMSG_CLOEXEC = 0x40000000;
+    private static final int SHUT_RDWR = 2;
+    /** Most fds one message may carry (vhost-user: 8 memory regions). */
+    public static final int MAX_FDS = 8;
+
+    private static final MethodHandle SOCKET = Libc.bind("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle BIND = Libc.bind("bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle LISTEN = Libc.bind("listen", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle ACCEPT4 = Libc.bind("accept4", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+    private static final MethodHandle RECVMSG = Libc.bind("recvmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle SHUTDOWN = Libc.bind("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+
+    private final int fd;
+    private volatile boolean closed;
+
+    private UnixSocket(int fd) {
+        this.fd = fd;
+    }
+
+    /** A listening socket at {@code path} (an old socket file there is replaced). */
+    public static UnixSocket listen(Path path) {
+        byte[] p = path.toString().getBytes(StandardCharsets.UTF_8);
+        if (p.length >= 108) throw new IllegalArgumentException("unix socket path too long (max 107 bytes): " + path);
+        try {
+            Files.deleteIfExists(path);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot replace " + path, e);
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(Libc.CALL_STATE);
+            int s = Libc.check((int) SOCKET.invokeExact(state, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket", state);
+            try {
+                MemorySegment addr = arena.allocate(110); // struct sockaddr_un
+                addr.set(JAVA_SHORT, 0, (short) AF_UNIX);
+                MemorySegment.copy(p, 0, addr, JAVA_BYTE, 2, p.length);
+                Libc.check((int) BIND.invokeExact(state, s, addr, 110), "bind " + path, state);
+                Libc.check((int) LISTEN.invokeExact(state, s, 4), "listen", state);
+                return new UnixSocket(s);
+            } catch (RuntimeException e) {
+                Libc.close(s);
+                throw e;
+            }
+        } catch (Throwable t) {
+            throw Libc.rethrow(t);
+        }
+    }
+
+    /** Waits for a connection; throws {@link PosixException} once this socket is shut down. */
+    public UnixSocket accept() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(Libc.CALL_STATE);
+            int c = (int) ACCEPT4.invokeExact(state, fd, MemorySegment.NULL, MemorySegment.NULL, SOCK_CLOEXEC);
+            return new UnixSocket(Libc.check(c, "accept", state));
+        } catch (Throwable t) {
+            throw Libc.rethrow(t);
+        }
+    }
+
+    /** Bytes and the file descriptors that came with them. */
+    public record Received(int length, List<Integer> fds) {}
+
+    /**
+     * Reads up to {@code buf.byteSize()} bytes and any fds sent with them (SCM_RIGHTS, marked
+     * close-on-exec). Length 0 means the peer closed the connection.
+     */
+    public Received receive(MemorySegment buf) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(Libc.CALL_STATE);
+            MemorySegment iov = arena.allocate(16);
+            iov.set(ADDRESS, 0, buf);
+            iov.set(JAVA_LONG, 8, buf.byteSize());
+            long controlLen = 16 + 4L * MAX_FDS; // CMSG_SPACE(8 ints) = 16 + 32
+            MemorySegment control = arena.allocate(controlLen, 8);
+            MemorySegment msg = arena.allocate(56, 8); // struct msghdr on x86_64
+            msg.set(ADDRESS, 16, iov);
+            msg.set(JAVA_LONG, 24, 1);
+            msg.set(ADDRESS, 32, control);
+            msg.set(JAVA_LONG, 40, controlLen);
+            long n;
+            while (true) {
+                n = (long) RECVMSG.invokeExact(state, fd, msg, MSG_CMSG_CLOEXEC);
+                if (n >= 0) break;
+                int e = Libc.errno(state);
+                if (e != Libc.EINTR) throw new PosixException("recvmsg", e);
+            }
+            List<Integer> fds = new ArrayList<>();
+            long used = msg.get(JAVA_LONG, 40);
+            if (used >= 16 && control.get(JAVA_INT, 8) == SOL_SOCKET && control.get(JAVA_INT, 12) == SCM_RIGHTS) {
+                long len = control.get(JAVA_LONG, 0);
+                for (long off = 16; off + 4 <= Math.min(len, controlLen); off += 4) fds.add(control.get(JAVA_INT, off));
+            }
+            return new Received((int) n, fds);
+        } catch (Throwable t) {
+            throw Libc.rethrow(t);
+        }
+    }
+
+    /** Reads exactly {@code buf.byteSize()} bytes; false if the peer closed first. Fds that come along are closed. */
+    public boolean readFully(MemorySegment buf) {
+        long got = 0;
+        while (got < buf.byteSize()) {
+            Received r = receive(buf.asSlice(got));
+            r.fds().forEach(Libc::close);
+            if (r.length() == 0) return false;
+            got += r.length();
+        }
+        return true;
+    }
+
+    public void writeFully(MemorySegment buf) {
+        long done = 0;
+        while (done < buf.byteSize()) done += Libc.write(fd, buf.asSlice(done), "socket write");
+    }
+
+    /** Wakes a thread blocked in accept or receive on this socket; it then fails or reads 0. */
+    public void shutdown() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(Libc.CALL_STATE);
+            int ignored = (int) SHUTDOWN.invokeExact(state, fd, SHUT_RDWR); // ENOTCONN on a listener is fine
+        } catch (Throwable t) {
+            throw Libc.rethrow(t);
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        if (!closed) {
+            closed = true;
+            Libc.close(fd);
+        }
+    }
+}
