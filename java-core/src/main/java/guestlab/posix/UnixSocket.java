@@ -32,6 +32,8 @@ public final class UnixSocket implements AutoCloseable {
     private static final MethodHandle LISTEN = Libc.bind("listen", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle ACCEPT4 = Libc.bind("accept4", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
     private static final MethodHandle RECVMSG = Libc.bind("recvmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle CONNECT = Libc.bind("connect", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle SENDMSG = Libc.bind("sendmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle SHUTDOWN = Libc.bind("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
 
     private final int fd;
@@ -43,8 +45,7 @@ public final class UnixSocket implements AutoCloseable {
 
     /** A listening socket at {@code path} (an old socket file there is replaced). */
     public static UnixSocket listen(Path path) {
-        byte[] p = path.toString().getBytes(StandardCharsets.UTF_8);
-        if (p.length >= 108) throw new IllegalArgumentException("unix socket path too long (max 107 bytes): " + path);
+        byte[] p = pathBytes(path);
         try {
             Files.deleteIfExists(path);
         } catch (java.io.IOException e) {
@@ -54,16 +55,79 @@ public final class UnixSocket implements AutoCloseable {
             MemorySegment state = arena.allocate(Libc.CALL_STATE);
             int s = Libc.check((int) SOCKET.invokeExact(state, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket", state);
             try {
-                MemorySegment addr = arena.allocate(110); // struct sockaddr_un
-                addr.set(JAVA_SHORT, 0, (short) AF_UNIX);
-                MemorySegment.copy(p, 0, addr, JAVA_BYTE, 2, p.length);
-                Libc.check((int) BIND.invokeExact(state, s, addr, 110), "bind " + path, state);
+                Libc.check((int) BIND.invokeExact(state, s, address(arena, p), 110), "bind " + path, state);
                 Libc.check((int) LISTEN.invokeExact(state, s, 4), "listen", state);
                 return new UnixSocket(s);
             } catch (RuntimeException e) {
                 Libc.close(s);
                 throw e;
             }
+        } catch (Throwable t) {
+            throw Libc.rethrow(t);
+        }
+    }
+
+    /** Connects to the listening socket at {@code path}. */
+    public static UnixSocket connect(Path path) {
+        byte[] p = pathBytes(path);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(Libc.CALL_STATE);
+            int s = Libc.check((int) SOCKET.invokeExact(state, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket", state);
+            try {
+                Libc.check((int) CONNECT.invokeExact(state, s, address(arena, p), 110), "connect " + path, state);
+                return new UnixSocket(s);
+            } catch (RuntimeException e) {
+                Libc.close(s);
+                throw e;
+            }
+        } catch (Throwable t) {
+            throw Libc.rethrow(t);
+        }
+    }
+
+    private static byte[] pathBytes(Path path) {
+        byte[] p = path.toString().getBytes(StandardCharsets.UTF_8);
+        if (p.length >= 108) throw new IllegalArgumentException("unix socket path too long (max 107 bytes): " + path);
+        return p;
+    }
+
+    /** struct sockaddr_un for {@code path}. */
+    private static MemorySegment address(Arena arena, byte[] path) {
+        MemorySegment addr = arena.allocate(110);
+        addr.set(JAVA_SHORT, 0, (short) AF_UNIX);
+        MemorySegment.copy(path, 0, addr, JAVA_BYTE, 2, path.length);
+        return addr;
+    }
+
+    /** Sends all of {@code buf} with {@code fds} attached to its first byte (SCM_RIGHTS). */
+    public void send(MemorySegment buf, List<Integer> fds) {
+        if (fds.size() > MAX_FDS) throw new IllegalArgumentException("at most " + MAX_FDS + " fds per message");
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(Libc.CALL_STATE);
+            MemorySegment iov = arena.allocate(16);
+            iov.set(ADDRESS, 0, buf);
+            iov.set(JAVA_LONG, 8, buf.byteSize());
+            MemorySegment msg = arena.allocate(56, 8);
+            msg.set(ADDRESS, 16, iov);
+            msg.set(JAVA_LONG, 24, 1);
+            if (!fds.isEmpty()) {
+                long len = 16 + 4L * fds.size(); // CMSG_LEN
+                MemorySegment control = arena.allocate((len + 7) & ~7L, 8);
+                control.set(JAVA_LONG, 0, len);
+                control.set(JAVA_INT, 8, SOL_SOCKET);
+                control.set(JAVA_INT, 12, SCM_RIGHTS);
+                for (int i = 0; i < fds.size(); i++) control.set(JAVA_INT, 16 + 4L * i, fds.get(i));
+                msg.set(ADDRESS, 32, control);
+                msg.set(JAVA_LONG, 40, control.byteSize());
+            }
+            long n;
+            while (true) {
+                n = (long) SENDMSG.invokeExact(state, fd, msg, 0x4000); // MSG_NOSIGNAL
+                if (n >= 0) break;
+                int e = Libc.errno(state);
+                if (e != Libc.EINTR) throw new PosixException("sendmsg", e);
+            }
+            if (n < buf.byteSize()) writeFully(buf.asSlice(n));
         } catch (Throwable t) {
             throw Libc.rethrow(t);
         }
