@@ -225,8 +225,14 @@ public final class VhostUserBackend implements AutoCloseable {
         return device.features() | Features.bit(F_PROTOCOL_FEATURES);
     }
 
+    /**
+     * MQ and CONFIG only for block, whose front-end asks GET_QUEUE_NUM and reads capacity
+     * through GET_CONFIG; QEMU 7.2's net front-end crashes when offered CONFIG.
+     */
     private long offeredProtocol() {
-        return Features.bit(PROTOCOL_F_MQ) | Features.bit(PROTOCOL_F_REPLY_ACK) | Features.bit(PROTOCOL_F_CONFIG);
+        long p = Features.bit(PROTOCOL_F_REPLY_ACK);
+        return device.type() == guestlab.virtio.DeviceType.BLOCK
+                ? p | Features.bit(PROTOCOL_F_MQ) | Features.bit(PROTOCOL_F_CONFIG) : p;
     }
 
     private Vring ring(int index) throws VhostUserMessage.ProtocolError {
