@@ -13,6 +13,7 @@ import guestlab.engine.sim.SimHypervisor;
 import guestlab.events.Event;
 import guestlab.events.EventBus;
 import guestlab.events.EventKind;
+import guestlab.image.DebianKit;
 import guestlab.lguest.DevicePage;
 import guestlab.lguest.LguestRing;
 import guestlab.lguest.LhReq;
@@ -37,6 +38,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
  */
 public final class Launcher implements AutoCloseable {
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
+    /** Generous for TCG, where Debian's kernel reaches init in about 4 s on these machines. */
+    public static final Duration BOOT_TIMEOUT = Duration.ofSeconds(90);
 
     private final Map<String, EthernetSwitch> switches = new ConcurrentHashMap<>();
     private final List<Guest> guests = new CopyOnWriteArrayList<>();
@@ -53,18 +56,22 @@ public final class Launcher implements AutoCloseable {
 
     public Guest start(GuestSpec spec) throws IOException {
         SpecCheck.validate(spec);
-        if (!spec.engine().equals("sim")) {
-            throw new IllegalArgumentException("engine " + spec.engine() + " is not available; engines: sim");
-        }
-        List<AutoCloseable> built = new ArrayList<>();
-        try {
-            Guest g = startSim(spec, built);
-            guests.add(g);
-            return g;
-        } catch (IOException | RuntimeException e) {
-            closeAll(built, e);
-            throw e;
-        }
+        Guest g = switch (spec.engine()) {
+            case "sim" -> {
+                List<AutoCloseable> built = new ArrayList<>();
+                try {
+                    yield startSim(spec, built);
+                } catch (IOException | RuntimeException e) {
+                    closeAll(built, e);
+                    throw e;
+                }
+            }
+            case "qemu" -> QemuGuest.start(spec, new DebianKit(DebianKit.defaultCache(),
+                    line -> System.err.println("guestlab: " + line)).get(), BOOT_TIMEOUT);
+            default -> throw new IllegalArgumentException("engine " + spec.engine() + " is not available; engines: sim, qemu");
+        };
+        guests.add(g);
+        return g;
     }
 
     /**

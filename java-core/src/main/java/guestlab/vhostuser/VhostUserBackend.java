@@ -84,6 +84,11 @@ public final class VhostUserBackend implements AutoCloseable {
         return out;
     }
 
+    /** The guest memory the front-end shares now, or null before SET_MEM_TABLE. */
+    public GuestMemory memory() {
+        return memory;
+    }
+
     /** Why the device stopped serving (a malformed ring or message), or null. */
     public String brokenReason() {
         return broken;

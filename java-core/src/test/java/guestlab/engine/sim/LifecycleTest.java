@@ -75,7 +75,7 @@ class LifecycleTest {
             var e1 = assertThrows(IllegalArgumentException.class, () -> launcher.start(new GuestSpec("x", "sim", 1000, List.of())));
             assertTrue(e1.getMessage().contains("memory"));
             var e2 = assertThrows(IllegalArgumentException.class, () -> launcher.start(new GuestSpec("x", "kvm", 4 << 20, List.of())));
-            assertTrue(e2.getMessage().contains("engines: sim"));
+            assertTrue(e2.getMessage().contains("engines: sim, qemu"));
             var e3 = assertThrows(IllegalArgumentException.class, () -> launcher.start(new GuestSpec("x", "sim", 4 << 20,
                     List.of(new DeviceSpec("rng", "r", Map.of()), new DeviceSpec("rng", "r", Map.of())))));
             assertTrue(e3.getMessage().contains("two devices are named r"));
