@@ -79,6 +79,7 @@ public final class QemuGuest implements Guest {
                     + " MiB, kernel " + kit.kernelVersion() + ", devices " + backends.keySet());
             QemuProcess qemu = QemuProcess.start(cmd, QemuProcess.DEFAULT_START_TIMEOUT, null);
             QemuGuest g = new QemuGuest(spec.name(), events, backends, qemu, runDir);
+            g.watchEngine();
             built.clear();
             built.add(g::stop);
             g.awaitInit(bootTimeout);
@@ -94,6 +95,16 @@ public final class QemuGuest implements Guest {
             deleteRunDir(runDir);
             throw e;
         }
+    }
+
+    /** If QEMU dies under us (killed, crashed, the guest panicked), say so with the last console lines. */
+    private void watchEngine() {
+        ProcessHandle.of(qemu.pid()).ifPresent(h -> h.onExit().thenRun(() -> {
+            if (state != State.RUNNING) return;
+            state = State.FAILED;
+            publish(events, name, "engine died: QEMU (pid " + qemu.pid() + ") exited; last console lines:\n"
+                    + String.join("\n", console().lastLines(10)) + "\nQEMU said: " + qemu.stderrTail(5));
+        }));
     }
 
     private void awaitInit(Duration timeout) throws IOException {
@@ -122,8 +133,7 @@ public final class QemuGuest implements Guest {
 
     @Override
     public State state() {
-        if (state == State.RUNNING && !qemu.isAlive()) state = State.FAILED;
-        return state;
+        return state == State.RUNNING && !qemu.isAlive() ? State.FAILED : state;
     }
 
     @Override
