@@ -47,6 +47,12 @@ public final class QemuGuest implements Guest {
 
     /** Builds the devices and their back-ends, then starts QEMU on {@code kit}; releases all on failure. */
     static QemuGuest start(GuestSpec spec, GuestKit kit, Duration bootTimeout) throws IOException {
+        return start(spec, kit, bootTimeout, null);
+    }
+
+    /** @param consoleSink sees the console output as it arrives (null: none) */
+    static QemuGuest start(GuestSpec spec, GuestKit kit, Duration bootTimeout, java.util.function.Consumer<String> consoleSink)
+            throws IOException {
         EventBus events = new EventBus(4096);
         Path runDir = Files.createTempDirectory("guestlab-" + spec.name() + "-");
         Map<String, VhostUserBackend> backends = new LinkedHashMap<>();
@@ -77,7 +83,7 @@ public final class QemuGuest implements Guest {
             }
             publish(events, spec.name(), "starting: engine qemu (" + cmd.accelerator() + "), " + spec.memoryBytes() / (1 << 20)
                     + " MiB, kernel " + kit.kernelVersion() + ", devices " + backends.keySet());
-            QemuProcess qemu = QemuProcess.start(cmd, QemuProcess.DEFAULT_START_TIMEOUT, null);
+            QemuProcess qemu = QemuProcess.start(cmd, QemuProcess.DEFAULT_START_TIMEOUT, consoleSink);
             QemuGuest g = new QemuGuest(spec.name(), events, backends, qemu, runDir);
             g.watchEngine();
             built.clear();

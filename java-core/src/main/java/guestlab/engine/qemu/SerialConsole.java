@@ -103,7 +103,12 @@ public final class SerialConsole implements AutoCloseable {
 
     /** Types raw text. */
     public void send(String text) throws IOException {
-        ByteBuffer b = ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8));
+        send(text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** Types raw bytes (a terminal's keystrokes). */
+    public void send(byte[] bytes) throws IOException {
+        ByteBuffer b = ByteBuffer.wrap(bytes);
         while (b.hasRemaining()) channel.write(b);
     }
 
