@@ -33,7 +33,7 @@
 ;; --- the spec ----------------------------------------------------------------
 
 (s/def ::name (s/and string? #(re-matches #"[A-Za-z0-9._-]+" %)))
-(s/def ::engine #{:sim})
+(s/def ::engine #{:sim :qemu})
 (s/def ::memory (s/or :bytes pos-int? :text (s/and string? #(re-matches size-re (str/trim %)))))
 (s/def ::file (s/or :string (s/and string? (complement str/blank?)) :file #(instance? java.io.File %)))
 (s/def ::read-only boolean?)
@@ -54,7 +54,7 @@
 
 (def ^:private expectations
   {::name "a name of letters, digits, '.', '_' or '-'"
-   ::engine "an engine: :sim"
+   ::engine "an engine: :sim or :qemu"
    ::memory "a size like \"512M\" or a number of bytes"
    ::devices "a vector of devices like [[:console] [:block {:file \"disk.img\"}] [:net {:switch :lan}] [:rng]]"
    ::device "a device: [:console], [:block {:file ...}], [:net {:switch ...}] or [:rng]"

@@ -9,6 +9,12 @@
     (is (re-find #"ok: after FLUSH the bytes are in the image file" out)))
   (is (= [] (g/guests)) "every guest is stopped afterwards"))
 
+(deftest hello-boots-a-real-kernel-on-guestlabs-devices
+  (let [out (with-out-str (is (= 0 (cli/run-recipe "recipes/hello.clj"))))]
+    (is (re-find #"hello: all checks passed" out))
+    (is (re-find #"ok: the guest read back what it wrote" out)))
+  (is (= [] (g/guests))))
+
 (deftest a-failing-recipe-exits-non-zero-and-stops-its-guests
   (let [f (doto (java.io.File/createTempFile "failing" ".clj") (.deleteOnExit))]
     (spit f "(require '[guestlab.guest :as g])
