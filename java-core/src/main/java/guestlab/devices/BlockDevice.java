@@ -177,25 +177,28 @@ public final class BlockDevice implements VirtioDevice {
         return len % SECTOR == 0 && sector >= 0 && sector <= capacity && len / SECTOR <= capacity - sector;
     }
 
-    /** Moves data between the file at {@code sector} and guest buffers; a host error is IOERR. */
+    /**
+     * Moves data between the file at {@code sector} and guest buffers with one scattered or
+     * gathered system call per request where the kernel allows (readv/writev through the
+     * channel's position; the device has one queue, so one thread uses it). A host error is IOERR.
+     */
     private int transfer(DeviceContext c, GuestMemory mem, List<Buffer> buffers, long sector, boolean write) {
+        ByteBuffer[] bufs = new ByteBuffer[buffers.size()];
+        for (int i = 0; i < bufs.length; i++) bufs[i] = mem.slice(buffers.get(i).addr(), buffers.get(i).len()).asByteBuffer();
         long pos = sector * SECTOR;
         try {
-            for (Buffer b : buffers) {
-                ByteBuffer bb = mem.slice(b.addr(), b.len()).asByteBuffer();
-                if (write) {
-                    while (bb.hasRemaining()) pos += file.write(bb, pos);
-                } else {
-                    while (bb.hasRemaining()) {
-                        int n = file.read(bb, pos);
-                        if (n < 0) { // past the end of a file whose size is not whole sectors
-                            mem.clear(b.addr() + bb.position(), bb.remaining());
-                            pos += bb.remaining();
-                            break;
-                        }
-                        pos += n;
+            file.position(pos);
+            int first = 0;
+            while (first < bufs.length) {
+                long n = write ? file.write(bufs, first, bufs.length - first) : file.read(bufs, first, bufs.length - first);
+                if (n < 0) { // past the end of a file whose size is not whole sectors: zeros
+                    for (int i = first; i < bufs.length; i++) {
+                        while (bufs[i].hasRemaining()) bufs[i].put((byte) 0);
                     }
+                    break;
                 }
+                pos += n;
+                while (first < bufs.length && !bufs[first].hasRemaining()) first++;
             }
             return S_OK;
         } catch (IOException e) {
