@@ -27,7 +27,7 @@ import java.util.Map;
  */
 public final class BlockBench {
     private static final Duration T = Duration.ofMinutes(5);
-    private static final int SEQ_MIB = 256;
+    private static final int SEQ_MIB = 1024;
     private static final int RANDOM_READS = 300;
 
     public static void main(String[] args) throws Exception {
@@ -36,7 +36,7 @@ public final class BlockBench {
         Path dir = Files.createTempDirectory("guestlab-bench-");
         Path image = dir.resolve("disk.img");
         try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
-            f.setLength(512L << 20);
+            f.setLength(1280L << 20);
         }
         List<String> modes = List.of("guestlab", "qemu-storage-daemon", "qemu-builtin");
         Map<String, Map<String, List<Double>>> results = new LinkedHashMap<>();
