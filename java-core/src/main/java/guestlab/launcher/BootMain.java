@@ -30,7 +30,7 @@ public final class BootMain {
         var kit = new DebianKit(DebianKit.defaultCache(), s -> System.err.print("guestlab: " + s + "\r\n")).get();
         System.err.print("guestlab: booting " + kit.kernelVersion() + " in QEMU; Ctrl-A x quits\r\n");
         QemuGuest g = QemuGuest.start(new GuestSpec("boot", "qemu", 512L << 20, devices), kit, Launcher.BOOT_TIMEOUT,
-                text -> {
+                guestlab.devices.EthernetSwitch::new, text -> {
                     System.out.print(text);
                     System.out.flush();
                 });

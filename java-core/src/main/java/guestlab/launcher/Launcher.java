@@ -67,7 +67,7 @@ public final class Launcher implements AutoCloseable {
                 }
             }
             case "qemu" -> QemuGuest.start(spec, new DebianKit(DebianKit.defaultCache(),
-                    line -> System.err.println("guestlab: " + line)).get(), BOOT_TIMEOUT);
+                    line -> System.err.println("guestlab: " + line)).get(), BOOT_TIMEOUT, this::switchNamed, null);
             default -> throw new IllegalArgumentException("engine " + spec.engine() + " is not available; engines: sim, qemu");
         };
         guests.add(g);

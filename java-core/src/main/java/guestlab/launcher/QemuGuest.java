@@ -1,6 +1,8 @@
 package guestlab.launcher;
 
 import guestlab.devices.BlockDevice;
+import guestlab.devices.EthernetSwitch;
+import guestlab.devices.NetDevice;
 import guestlab.devices.RngDevice;
 import guestlab.engine.qemu.QemuCommand;
 import guestlab.engine.qemu.QemuProcess;
@@ -23,11 +25,13 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
+import java.util.function.Function;
 import java.util.stream.Stream;
 
 /**
- * A real Linux guest: QEMU runs its CPU, and its disks and rng are guestlab's own devices,
- * attached through vhost-user. The console is QEMU's serial port (QEMU has no vhost-user console).
+ * A real Linux guest: QEMU runs its CPU, and its disks, network cards and rng are guestlab's own
+ * devices, attached through vhost-user. The console is QEMU's serial port (QEMU has no vhost-user console).
  */
 public final class QemuGuest implements Guest {
     private final String name;
@@ -47,12 +51,15 @@ public final class QemuGuest implements Guest {
 
     /** Builds the devices and their back-ends, then starts QEMU on {@code kit}; releases all on failure. */
     static QemuGuest start(GuestSpec spec, GuestKit kit, Duration bootTimeout) throws IOException {
-        return start(spec, kit, bootTimeout, null);
+        return start(spec, kit, bootTimeout, EthernetSwitch::new, null);
     }
 
-    /** @param consoleSink sees the console output as it arrives (null: none) */
-    static QemuGuest start(GuestSpec spec, GuestKit kit, Duration bootTimeout, java.util.function.Consumer<String> consoleSink)
-            throws IOException {
+    /**
+     * @param switches    the named switches net devices join
+     * @param consoleSink sees the console output as it arrives (null: none)
+     */
+    static QemuGuest start(GuestSpec spec, GuestKit kit, Duration bootTimeout, Function<String, EthernetSwitch> switches,
+                           Consumer<String> consoleSink) throws IOException {
         EventBus events = new EventBus(4096);
         Path runDir = Files.createTempDirectory("guestlab-" + spec.name() + "-");
         Map<String, VhostUserBackend> backends = new LinkedHashMap<>();
@@ -62,24 +69,30 @@ public final class QemuGuest implements Guest {
                     .withExtraCmdline("quiet"); // kernel chatter would interleave with scripted output
             int n = 0;
             for (DeviceSpec d : SpecCheck.named(spec.devices())) {
-                String frontEnd = switch (d.kind()) {
-                    case "block" -> "vhost-user-blk-pci";
-                    case "rng" -> "vhost-user-rng-pci";
-                    case "console" -> null; // the serial port
-                    default -> throw new IllegalArgumentException("engine qemu does not offer " + d.kind()
-                            + " devices yet (block, rng and the serial console work)");
+                if (d.kind().equals("console")) continue; // the serial port
+                Map<String, Object> o = d.options();
+                VirtioDevice dev = switch (d.kind()) {
+                    case "block" -> BlockDevice.open(Path.of(o.get("file").toString()), Boolean.TRUE.equals(o.get("read-only")));
+                    case "rng" -> new RngDevice();
+                    case "net" -> new NetDevice(o.containsKey("mac") ? NetDevice.parseMac(o.get("mac").toString())
+                            : NetDevice.randomMac(), switches.apply(o.getOrDefault("switch", "default").toString()));
+                    default -> throw new IllegalArgumentException("engine qemu has no " + d.kind() + " device");
                 };
-                if (frontEnd == null) continue;
-                VirtioDevice dev = d.kind().equals("block")
-                        ? BlockDevice.open(Path.of(d.options().get("file").toString()), Boolean.TRUE.equals(d.options().get("read-only")))
-                        : new RngDevice();
                 built.add(dev);
                 VhostUserBackend b = new VhostUserBackend(spec.name(), d.name(), dev, runDir.resolve(d.name() + ".sock"), events);
                 built.addFirst(b);
                 backends.put(d.name(), b);
-                String chardev = "vu" + n++;
-                cmd = cmd.withDevice(List.of("-chardev", "socket,id=" + chardev + ",path=" + b.socket(),
-                        "-device", frontEnd + ",chardev=" + chardev));
+                String id = "vu" + n++;
+                List<String> chardev = List.of("-chardev", "socket,id=" + id + ",path=" + b.socket());
+                cmd = cmd.withDevice(chardev).withDevice(switch (d.kind()) {
+                    case "block" -> List.of("-device", "vhost-user-blk-pci,chardev=" + id);
+                    case "rng" -> List.of("-device", "vhost-user-rng-pci,chardev=" + id);
+                    // QEMU owns virtio-net's config space, so it is told the MAC. vectors=0 (INTx):
+                    // QEMU 7.2 crashes in vhost_net_start setting up MSI-X vector notifiers.
+                    default -> List.of("-netdev", "vhost-user,id=n" + id + ",chardev=" + id, "-device",
+                            "virtio-net-pci,netdev=n" + id + ",mac=" + NetDevice.formatMac(((NetDevice) dev).mac())
+                                    + ",romfile=,vectors=0");
+                });
             }
             publish(events, spec.name(), "starting: engine qemu (" + cmd.accelerator() + "), " + spec.memoryBytes() / (1 << 20)
                     + " MiB, kernel " + kit.kernelVersion() + ", devices " + backends.keySet());
