@@ -5,6 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${JAVA_HOME:?run through ./guestlab bench block, which finds a JDK 25}"
-mvn -B -q -Dstyle.color=never -Pbench -DskipTests package >&2
+mvn -B -q -Dstyle.color=never -Pbench -DskipTests package 2>&1 | sed -e "s/\x1b\[[0-9;]*m//g" >&2
 exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED \
   -cp "bench/target/classes:$(cat bench/target/classpath.txt)" guestlab.bench.BlockBench "$@"

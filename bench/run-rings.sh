@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${JAVA_HOME:?run through ./guestlab bench, which finds a JDK 25}"
-mvn -B -q -Pbench -DskipTests package >&2
+mvn -B -q -Pbench -DskipTests package 2>&1 | sed -e "s/\x1b\[[0-9;]*m//g" >&2
 cp="bench/target/classes:$(cat bench/target/classpath.txt)"
 opts=("$@")
 [ ${#opts[@]} -gt 0 ] || opts=(-f 1 -wi 3 -w 2s -i 5 -r 2s -tu s -bm thrpt)

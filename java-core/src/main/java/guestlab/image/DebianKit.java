@@ -21,6 +21,7 @@ public final class DebianKit {
     private final Path cache;
     private final AptFetcher apt;
     private final Consumer<String> progress;
+    private GuestKit resolved;
 
     public DebianKit(Path cache, Consumer<String> progress) {
         this.cache = cache;
@@ -35,8 +36,13 @@ public final class DebianKit {
                 .resolve("guestlab");
     }
 
-    /** The kit, built on first use and reused after. */
-    public GuestKit get() throws IOException {
+    /** The kit, built on first use and reused after (asked of apt once per DebianKit object). */
+    public synchronized GuestKit get() throws IOException {
+        if (resolved == null) resolved = resolve();
+        return resolved;
+    }
+
+    private GuestKit resolve() throws IOException {
         String kernelPkg = apt.dependency("linux-image-amd64", "linux-image-");
         Path kernelDeb = apt.fetch(kernelPkg);
         Path busyboxDeb = apt.fetch("busybox-static");

@@ -43,6 +43,7 @@ public final class Launcher implements AutoCloseable {
 
     private final Map<String, EthernetSwitch> switches = new ConcurrentHashMap<>();
     private final List<Guest> guests = new CopyOnWriteArrayList<>();
+    private final DebianKit kit = new DebianKit(DebianKit.defaultCache(), line -> System.err.println("guestlab: " + line));
 
     public EthernetSwitch switchNamed(String name) {
         return switches.computeIfAbsent(name, EthernetSwitch::new);
@@ -66,8 +67,7 @@ public final class Launcher implements AutoCloseable {
                     throw e;
                 }
             }
-            case "qemu" -> QemuGuest.start(spec, new DebianKit(DebianKit.defaultCache(),
-                    line -> System.err.println("guestlab: " + line)).get(), BOOT_TIMEOUT, this::switchNamed, null);
+            case "qemu" -> QemuGuest.start(spec, kit.get(), BOOT_TIMEOUT, this::switchNamed, null);
             default -> throw new IllegalArgumentException("engine " + spec.engine() + " is not available; engines: sim, qemu");
         };
         guests.add(g);
