@@ -31,6 +31,16 @@ public interface Guest extends AutoCloseable {
 
     GuestMemory memory();
 
+    /** Freezes the guest's CPU; devices keep their state. */
+    default void pause() {
+        throw new UnsupportedOperationException(engine() + " guests cannot be paused");
+    }
+
+    /** Lets a paused guest run again. */
+    default void resume() {
+        throw new UnsupportedOperationException(engine() + " guests cannot be paused");
+    }
+
     /** Stops the guest and releases everything it holds; idempotent. */
     void stop();
 

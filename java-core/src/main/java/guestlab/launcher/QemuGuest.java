@@ -119,7 +119,7 @@ public final class QemuGuest implements Guest {
     /** If QEMU dies under us (killed, crashed, the guest panicked), say so with the last console lines. */
     private void watchEngine() {
         ProcessHandle.of(qemu.pid()).ifPresent(h -> h.onExit().thenRun(() -> {
-            if (state != State.RUNNING) return;
+            if (state != State.RUNNING && state != State.PAUSED) return;
             state = State.FAILED;
             publish(events, name, "engine died: QEMU (pid " + qemu.pid() + ") exited; last console lines:\n"
                     + String.join("\n", console().lastLines(10)) + "\nQEMU said: " + qemu.stderrTail(5));
@@ -152,7 +152,30 @@ public final class QemuGuest implements Guest {
 
     @Override
     public State state() {
-        return state == State.RUNNING && !qemu.isAlive() ? State.FAILED : state;
+        return (state == State.RUNNING || state == State.PAUSED) && !qemu.isAlive() ? State.FAILED : state;
+    }
+
+    /** QMP stop: the vCPUs halt; the devices' threads stay ready. */
+    @Override
+    public synchronized void pause() {
+        lifecycle("stop", State.PAUSED, "paused");
+    }
+
+    /** QMP cont. */
+    @Override
+    public synchronized void resume() {
+        lifecycle("cont", State.RUNNING, "resumed");
+    }
+
+    private void lifecycle(String qmpCommand, State next, String what) {
+        if (state == State.STOPPED || state == State.FAILED) throw new IllegalStateException(name + " is " + state);
+        try {
+            qemu.qmp().execute(qmpCommand);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("QMP " + qmpCommand + " for " + name + ": " + e.getMessage(), e);
+        }
+        state = next;
+        publish(events, name, what);
     }
 
     @Override

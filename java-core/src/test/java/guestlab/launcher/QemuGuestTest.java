@@ -31,6 +31,7 @@ class QemuGuestTest {
     private Path dir;
     private Path disk;
     private Path roDisk;
+    private Path oddDisk;
     private Launcher launcher;
     private QemuGuest guest;
 
@@ -45,11 +46,16 @@ class QemuGuestTest {
         byte[] ro = new byte[1 << 20];
         Arrays.fill(ro, (byte) 0x5a);
         Files.write(roDisk, ro);
+        oddDisk = dir.resolve("odd.img");
+        byte[] odd = new byte[1000];
+        Arrays.fill(odd, (byte) 0x11);
+        Files.write(oddDisk, odd);
         launcher = new Launcher();
         guest = (QemuGuest) launcher.start(new GuestSpec("qemu-test", "qemu", 256L << 20, List.of(
                 new DeviceSpec("console", null, Map.of()),
                 new DeviceSpec("block", null, Map.of("file", disk.toString())),
                 new DeviceSpec("block", null, Map.of("file", roDisk.toString(), "read-only", true)),
+                new DeviceSpec("block", null, Map.of("file", oddDisk.toString())),
                 new DeviceSpec("rng", null, Map.of()))));
     }
 
@@ -130,5 +136,26 @@ class QemuGuestTest {
                 && e.detail().contains("vhost-user front-end connected")));
         assertEquals("qemu", guest.engine());
         assertTrue(guest.memory().limit() >= 256L << 20, "guest RAM is shared with guestlab");
+    }
+
+    /** As with QEMU's own virtio-blk on a raw image (checked with qemu-io): 1000 bytes are 2 sectors. */
+    @Test
+    void anImageOfOddSizeLooksAsItDoesToQemu() throws Exception {
+        assertEquals("2", run("cat /sys/block/vdc/size").output().strip());
+        var r = run("dd if=/dev/vdc bs=512 skip=1 count=1 iflag=direct 2>/dev/null | od -An -tx1 -v | tail -2");
+        assertEquals(0, r.exitCode(), r.output());
+        assertTrue(r.output().contains("11 11 11 11 11 11 11 11 00 00 00 00 00 00 00 00"), "bytes 999.. then zeros: " + r.output());
+        assertEquals(0, run("dd if=/dev/zero of=/dev/vdc bs=512 seek=1 count=1 oflag=direct").exitCode());
+        assertEquals(1024, Files.size(oddDisk), "writing the tail sector extends the file, as QEMU does");
+    }
+
+    @Test
+    void pauseAndResumeGoThroughQmp() throws Exception {
+        guest.pause();
+        assertEquals(Guest.State.PAUSED, guest.state());
+        assertEquals("paused", guest.qemu().qmp().status());
+        guest.resume();
+        assertEquals(Guest.State.RUNNING, guest.state());
+        assertEquals(0, run("true").exitCode());
     }
 }
