@@ -50,7 +50,9 @@
         :console (s/cat :kind #{:console} :opts (s/? ::console-opts))
         :rng (s/cat :kind #{:rng} :opts (s/? ::rng-opts))))
 (s/def ::devices (s/coll-of (s/spec ::device) :kind vector?))
-(s/def ::spec (s/keys :req-un [::devices] :opt-un [::name ::engine ::memory]))
+(s/def ::kernel ::file)
+(s/def ::initrd ::file)
+(s/def ::spec (s/keys :req-un [::devices] :opt-un [::name ::engine ::memory ::kernel ::initrd]))
 
 (def ^:private expectations
   {::name "a name of letters, digits, '.', '_' or '-'"
@@ -58,7 +60,9 @@
    ::memory "a size like \"512M\" or a number of bytes"
    ::devices "a vector of devices like [[:console] [:block {:file \"disk.img\"}] [:net {:switch :lan}] [:rng]]"
    ::device "a device: [:console], [:block {:file ...}], [:net {:switch ...}] or [:rng]"
-   ::file "a disk image path"
+   ::file "a file path"
+   ::kernel "a kernel image path (with :initrd)"
+   ::initrd "an initramfs path (with :kernel)"
    ::read-only "true or false"
    ::switch "a switch name like :lan"
    ::mac "a MAC address like \"52:54:00:12:34:56\""
@@ -94,12 +98,15 @@
 (defn ->java-spec
   "The Java GuestSpec for a validated spec map, with defaults filled in."
   ^GuestSpec [spec-map]
-  (let [{:keys [name engine memory devices] :or {engine :sim memory "64M"}} (validate! spec-map)]
+  (let [{:keys [name engine memory devices kernel initrd] :or {engine :sim memory "64M"}} (validate! spec-map)
+        path #(some-> % str (java.nio.file.Path/of (make-array String 0)))]
     (GuestSpec. (or name (str "guest" (swap! counter inc)))
                 (clojure.core/name engine)
                 (parse-size memory)
                 (vec (for [[kind opts] devices]
-                       (DeviceSpec. (clojure.core/name kind) (:name opts) (option-map opts)))))))
+                       (DeviceSpec. (clojure.core/name kind) (:name opts) (option-map opts))))
+                (path kernel)
+                (path initrd))))
 
 ;; --- lifecycle ---------------------------------------------------------------
 

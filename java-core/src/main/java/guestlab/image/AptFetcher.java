@@ -58,8 +58,9 @@ public final class AptFetcher {
             p = new ProcessBuilder(cmd).directory(cache.toFile()).redirectErrorStream(true).start();
         } catch (IOException e) {
             throw new IOException(cmd.getFirst() + " is not available (" + e.getMessage() + "). guestlab fetches Debian's "
-                    + "kernel and busybox with apt; without it, give a kernel and an initrd by path instead "
-                    + "(:kernel \"/path/vmlinuz\" :initrd \"/path/initrd.img\").", e);
+                    + "kernel and busybox with apt; without it, give a kernel and an initrd by path instead: "
+                    + ":kernel \"/path/vmlinuz\" :initrd \"/path/initrd.img\" in the guest spec (their /init must print "
+                    + GuestKit.INIT_MARKER + " when it is up).", e);
         }
         try {
             p.getOutputStream().close();

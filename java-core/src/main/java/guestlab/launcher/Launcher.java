@@ -14,6 +14,7 @@ import guestlab.events.Event;
 import guestlab.events.EventBus;
 import guestlab.events.EventKind;
 import guestlab.image.DebianKit;
+import guestlab.image.GuestKit;
 import guestlab.lguest.DevicePage;
 import guestlab.lguest.LguestRing;
 import guestlab.lguest.LhReq;
@@ -45,6 +46,14 @@ public final class Launcher implements AutoCloseable {
     private final List<Guest> guests = new CopyOnWriteArrayList<>();
     private final DebianKit kit = new DebianKit(DebianKit.defaultCache(), line -> System.err.println("guestlab: " + line));
 
+    /** The user's own kernel and initrd; the init marker is then the user's business. */
+    private static GuestKit ownKit(GuestSpec spec) throws IOException {
+        for (Path p : List.of(spec.kernel(), spec.initrd())) {
+            if (!java.nio.file.Files.isReadable(p)) throw new IOException("cannot read " + p);
+        }
+        return new GuestKit(spec.kernel(), spec.initrd(), "own kernel " + spec.kernel().getFileName());
+    }
+
     public EthernetSwitch switchNamed(String name) {
         return switches.computeIfAbsent(name, EthernetSwitch::new);
     }
@@ -67,7 +76,8 @@ public final class Launcher implements AutoCloseable {
                     throw e;
                 }
             }
-            case "qemu" -> QemuGuest.start(spec, kit.get(), BOOT_TIMEOUT, this::switchNamed, null);
+            case "qemu" -> QemuGuest.start(spec, spec.kernel() != null ? ownKit(spec) : kit.get(), BOOT_TIMEOUT,
+                    this::switchNamed, null);
             default -> throw new IllegalArgumentException("engine " + spec.engine() + " is not available; engines: sim, qemu");
         };
         guests.add(g);

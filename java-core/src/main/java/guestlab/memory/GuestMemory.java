@@ -115,9 +115,15 @@ public class GuestMemory implements AutoCloseable {
         VarHandle.fullFence();
     }
 
+    /** Unmaps and releases the backing (memfd, or the front-end's fds). */
     @Override
-    public void close() throws Exception {
-        if (owner != null) owner.close();
+    public void close() {
+        if (owner == null) return;
+        try {
+            owner.close();
+        } catch (Exception e) {
+            throw new IllegalStateException("releasing guest memory: " + e.getMessage(), e);
+        }
     }
 
     private MemoryRegion at(long gpa, long len) {

@@ -45,40 +45,39 @@ public final class UnixSocket implements AutoCloseable {
 
     /** A listening socket at {@code path} (an old socket file there is replaced). */
     public static UnixSocket listen(Path path) {
-        byte[] p = pathBytes(path);
         try {
             Files.deleteIfExists(path);
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException("cannot replace " + path, e);
         }
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(Libc.CALL_STATE);
-            int s = Libc.check((int) SOCKET.invokeExact(state, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket", state);
-            try {
-                Libc.check((int) BIND.invokeExact(state, s, address(arena, p), 110), "bind " + path, state);
-                Libc.check((int) LISTEN.invokeExact(state, s, 4), "listen", state);
-                return new UnixSocket(s);
-            } catch (RuntimeException e) {
-                Libc.close(s);
-                throw e;
-            }
-        } catch (Throwable t) {
-            throw Libc.rethrow(t);
-        }
+        return open(path, (state, s, addr) -> {
+            Libc.check((int) BIND.invokeExact(state, s, addr, 110), "bind " + path, state);
+            Libc.check((int) LISTEN.invokeExact(state, s, 4), "listen", state);
+        });
     }
 
     /** Connects to the listening socket at {@code path}. */
     public static UnixSocket connect(Path path) {
+        return open(path, (state, s, addr) -> Libc.check((int) CONNECT.invokeExact(state, s, addr, 110), "connect " + path, state));
+    }
+
+    /** What to do with a new socket and the address of {@code path} (bind and listen, or connect). */
+    @FunctionalInterface
+    private interface Setup {
+        void apply(MemorySegment state, int socket, MemorySegment address) throws Throwable;
+    }
+
+    private static UnixSocket open(Path path, Setup setup) {
         byte[] p = pathBytes(path);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(Libc.CALL_STATE);
             int s = Libc.check((int) SOCKET.invokeExact(state, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket", state);
             try {
-                Libc.check((int) CONNECT.invokeExact(state, s, address(arena, p), 110), "connect " + path, state);
+                setup.apply(state, s, address(arena, p));
                 return new UnixSocket(s);
-            } catch (RuntimeException e) {
+            } catch (Throwable t) {
                 Libc.close(s);
-                throw e;
+                throw t;
             }
         } catch (Throwable t) {
             throw Libc.rethrow(t);

@@ -395,7 +395,7 @@ public final class VhostUserBackend implements AutoCloseable {
         if (m != null) {
             try {
                 m.close();
-            } catch (Exception e) {
+            } catch (RuntimeException e) {
                 publish(EventKind.HOST_WARNING, -1, "unmapping guest memory: " + e.getMessage());
             }
         }

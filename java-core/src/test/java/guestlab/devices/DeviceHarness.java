@@ -105,7 +105,7 @@ final class DeviceHarness implements DeviceContext, AutoCloseable {
     }
 
     @Override
-    public void close() throws Exception {
+    public void close() {
         device.close();
         mem.close();
     }

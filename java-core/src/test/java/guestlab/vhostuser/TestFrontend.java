@@ -120,7 +120,7 @@ final class TestFrontend implements AutoCloseable {
     }
 
     @Override
-    public void close() throws Exception {
+    public void close() {
         socket.close();
         mem.close();
     }

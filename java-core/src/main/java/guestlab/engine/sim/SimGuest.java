@@ -159,11 +159,7 @@ public final class SimGuest implements Guest {
         try {
             bus.close();
         } finally {
-            try {
-                mem.close();
-            } catch (Exception e) {
-                throw new IllegalStateException("stopping " + name + ": " + e.getMessage(), e);
-            }
+            mem.close();
             lifecycle("stopped");
         }
     }
