@@ -17,6 +17,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * The few libc calls guestlab needs, bound through java.lang.foreign (no JNI). Every call
  * captures errno and turns a -1 return into a {@link PosixException} naming the call.
  */
+@SuppressWarnings("restricted") // the FFM boundary: native calls are this package's whole job
 public final class Libc {
     private Libc() {}
 
