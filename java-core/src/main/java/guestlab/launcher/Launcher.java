@@ -76,8 +76,11 @@ public final class Launcher implements AutoCloseable {
                     throw e;
                 }
             }
-            case "qemu" -> QemuGuest.start(spec, spec.kernel() != null ? ownKit(spec) : kit.get(), BOOT_TIMEOUT,
-                    this::switchNamed, null);
+            case "qemu" -> {
+                System.err.println("guestlab: " + spec.name() + ": " + guestlab.engine.qemu.Accelerator.choose().reason());
+                yield QemuGuest.start(spec, spec.kernel() != null ? ownKit(spec) : kit.get(), BOOT_TIMEOUT,
+                        this::switchNamed, null);
+            }
             default -> throw new IllegalArgumentException("engine " + spec.engine() + " is not available; engines: sim, qemu");
         };
         guests.add(g);
