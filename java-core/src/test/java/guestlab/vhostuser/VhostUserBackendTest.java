@@ -3,7 +3,6 @@ package guestlab.vhostuser;
 import guestlab.devices.BlockDevice;
 import guestlab.devices.BlockProtocol;
 import guestlab.devices.RngDevice;
-import guestlab.events.Event;
 import guestlab.events.EventBus;
 import guestlab.events.EventKind;
 import guestlab.virtio.Buffer;

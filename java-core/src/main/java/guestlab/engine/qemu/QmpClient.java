@@ -139,16 +139,7 @@ public final class QmpClient implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        try {
-            channel.close();
-        } catch (IOException ignored) {
-            // nothing left to do
-        }
-        try {
-            reader.join(1000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        SocketReader.closeAndJoin(channel, reader);
     }
 
     private void send(Map<String, Object> msg) throws IOException {

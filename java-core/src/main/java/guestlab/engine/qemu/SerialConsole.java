@@ -165,16 +165,7 @@ public final class SerialConsole implements AutoCloseable {
 
     @Override
     public void close() {
-        try {
-            channel.close();
-        } catch (IOException ignored) {
-            // nothing left to do
-        }
-        try {
-            reader.join(1000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        SocketReader.closeAndJoin(channel, reader);
     }
 
     private String tail(int n) {
