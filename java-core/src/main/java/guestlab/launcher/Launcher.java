@@ -44,6 +44,7 @@ public final class Launcher implements AutoCloseable {
 
     private final Map<String, EthernetSwitch> switches = new ConcurrentHashMap<>();
     private final List<Guest> guests = new CopyOnWriteArrayList<>();
+    private volatile boolean acceleratorSaid;
     private final DebianKit kit = new DebianKit(DebianKit.defaultCache(), line -> System.err.println("guestlab: " + line));
 
     /** The user's own kernel and initrd; the init marker is then the user's business. */
@@ -77,7 +78,10 @@ public final class Launcher implements AutoCloseable {
                 }
             }
             case "qemu" -> {
-                System.err.println("guestlab: " + spec.name() + ": " + guestlab.engine.qemu.Accelerator.choose().reason());
+                if (!acceleratorSaid) { // once per launcher: it does not change while we run
+                    System.err.println("guestlab: QEMU guests run with " + guestlab.engine.qemu.Accelerator.choose().reason());
+                    acceleratorSaid = true;
+                }
                 yield QemuGuest.start(spec, spec.kernel() != null ? ownKit(spec) : kit.get(), BOOT_TIMEOUT,
                         this::switchNamed, null);
             }
