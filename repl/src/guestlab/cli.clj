@@ -1,6 +1,8 @@
 (ns guestlab.cli
-  "The command line: ./guestlab run FILE.clj"
-  (:require [guestlab.guest :as g]))
+  "The command line: ./guestlab run FILE.clj, ./guestlab repl [--socket PATH]"
+  (:require [clojure.main :as main]
+            [guestlab.guest :as g]
+            [guestlab.repl :as repl]))
 
 (defn- say [& xs] (binding [*out* *err*] (apply println "guestlab:" xs)))
 
@@ -26,8 +28,26 @@
         (finally
           (try (g/stop-all!) (catch Throwable e (say "stopping guests:" (ex-message e)))))))))
 
-(defn -main [& [verb file & more]]
+(defn lab-repl
+  "An nREPL server (127.0.0.1 with .nrepl-port here, or a unix socket) and a REPL on this
+  terminal; both end when the terminal REPL does, and every guest is stopped."
+  [args]
+  (let [socket (second (drop-while #(not= "--socket" %) args))
+        server (repl/start! (if socket {:socket socket} {}))]
+    (say (if socket
+           (str "nREPL server on unix socket " socket " (mode 0600)")
+           (str "nREPL server on 127.0.0.1:" (:port server) " (.nrepl-port written: cider-connect or Calva connect)")))
+    (try
+      (main/repl :init #(require '[guestlab.guest :as g] '[guestlab.sim :as sim] '[guestlab.rings :as rings]
+                                 '[guestlab.console :as con]))
+      0
+      (finally
+        (repl/stop! server)
+        (g/stop-all!)))))
+
+(defn -main [& [verb file & more :as args]]
   (let [code (case verb
+               "repl" (lab-repl (rest args))
                "run" (if (and file (empty? more))
                        (run-recipe file)
                        (do (say "usage: guestlab run FILE.clj") 2))
