@@ -39,7 +39,7 @@
            (str "nREPL server on 127.0.0.1:" (:port server) " (.nrepl-port written: cider-connect or Calva connect)")))
     (try
       (main/repl :init #(require '[guestlab.guest :as g] '[guestlab.sim :as sim] '[guestlab.rings :as rings]
-                                 '[guestlab.console :as con]))
+                                 '[guestlab.console :as con] '[guestlab.topology :as topo]))
       0
       (finally
         (repl/stop! server)

@@ -130,12 +130,75 @@
   []
   (vec (.guests (launcher))))
 
+(defn pause!
+  "Freezes the guest's CPU (QMP stop for :qemu; a :sim guest's CPU waits at its next hypercall).
+  Its devices keep their state and go on serving what they already hold."
+  [^Guest g]
+  (.pause g)
+  g)
+
+(defn resume!
+  "Lets a paused guest run again."
+  [^Guest g]
+  (.resume g)
+  g)
+
+(defn state
+  "The guest's state: :running, :paused, :stopped or :failed."
+  [^Guest g]
+  (keyword (str/lower-case (str (.state g)))))
+
+;; --- events ------------------------------------------------------------------
+
 (defn event->map [^guestlab.events.Event e]
   {:nanos (.nanos e) :guest (.guest e) :device (.device e) :queue (.queue e)
    :kind (keyword (str/lower-case (str (.kind e)))) :index (.index e) :head (.head e)
    :length (.length e) :detail (.detail e)})
 
 (defn events
-  "The guest's recent events, oldest first, as maps."
+  "The guest's recent events (the last 4096), oldest first, as maps."
   [^Guest g]
   (mapv event->map (.recent (.events g))))
+
+(defn subscribe!
+  "Calls (f event-map) for every event of the guest from now on, on the thread where it happens
+  (a device thread: keep f short). Returns a function of no arguments that unsubscribes."
+  [^Guest g f]
+  (let [handle (.subscribe (.events g) (reify java.util.function.Consumer
+                                          (accept [_ e] (f (event->map e)))))]
+    (fn [] (.close ^java.lang.AutoCloseable handle))))
+
+(defn event-stream
+  "A live stream of the guest's events from now on; read it with next-event or drain-events,
+  close it (with-open) when done. It holds at most :capacity events (default 65536); past that the
+  oldest are dropped and counted by dropped-count."
+  ^java.io.Closeable [^Guest g & {:keys [capacity] :or {capacity 65536}}]
+  (let [q (java.util.concurrent.LinkedBlockingDeque. (int capacity))
+        dropped (java.util.concurrent.atomic.AtomicLong.)
+        stop (subscribe! g (fn [e]
+                             (while (not (.offerLast q e))
+                               (when (.pollFirst q) (.incrementAndGet dropped)))))]
+    (reify
+      java.io.Closeable (close [_] (stop))
+      clojure.lang.ILookup
+      (valAt [this k] (.valAt this k nil))
+      (valAt [_ k not-found] (case k ::queue q ::dropped dropped not-found)))))
+
+(defn next-event
+  "The stream's next event, waiting up to timeout-ms (default 10000); nil if none came."
+  ([s] (next-event s 10000))
+  ([s timeout-ms]
+   (.pollFirst ^java.util.concurrent.LinkedBlockingDeque (::queue s)
+               (long timeout-ms) java.util.concurrent.TimeUnit/MILLISECONDS)))
+
+(defn drain-events
+  "Every event the stream holds now, oldest first, without waiting."
+  [s]
+  (let [out (java.util.ArrayList.)]
+    (.drainTo ^java.util.concurrent.LinkedBlockingDeque (::queue s) out)
+    (vec out)))
+
+(defn dropped-count
+  "How many events the stream dropped because nobody read them in time."
+  [s]
+  (.get ^java.util.concurrent.atomic.AtomicLong (::dropped s)))

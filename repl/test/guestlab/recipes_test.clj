@@ -1,19 +1,18 @@
 (ns guestlab.recipes-test
-  (:require [clojure.test :refer [deftest is]]
+  (:require [clojure.test :refer [deftest is testing]]
             [guestlab.cli :as cli]
             [guestlab.guest :as g]))
 
-(deftest sim-tour-runs-to-the-end
-  (let [out (with-out-str (is (= 0 (cli/run-recipe "recipes/sim-tour.clj"))))]
-    (is (re-find #"sim-tour: all checks passed" out))
-    (is (re-find #"ok: after FLUSH the bytes are in the image file" out)))
-  (is (= [] (g/guests)) "every guest is stopped afterwards"))
-
-(deftest hello-boots-a-real-kernel-on-guestlabs-devices
-  (let [out (with-out-str (is (= 0 (cli/run-recipe "recipes/hello.clj"))))]
-    (is (re-find #"hello: all checks passed" out))
-    (is (re-find #"ok: the guest read back what it wrote" out)))
-  (is (= [] (g/guests))))
+(deftest every-recipe-runs-to-the-end
+  (let [recipes (sort (map str (filter #(.endsWith (str %) ".clj") (.listFiles (java.io.File. "recipes")))))]
+    (is (<= 5 (count recipes)) (str "recipes found: " (vec recipes)))
+    (doseq [r recipes
+            :let [recipe-name (second (re-find #"([^/]+)\.clj$" r))]]
+      (testing r
+        (let [out (with-out-str (is (= 0 (cli/run-recipe r))))]
+          (is (re-find (re-pattern (str "(?m)^" recipe-name ": all checks passed$")) out) out)
+          (is (not (re-find #"check failed" out))))
+        (is (= [] (g/guests)) "every guest is stopped afterwards")))))
 
 (deftest a-failing-recipe-exits-non-zero-and-stops-its-guests
   (let [f (doto (java.io.File/createTempFile "failing" ".clj") (.deleteOnExit))]

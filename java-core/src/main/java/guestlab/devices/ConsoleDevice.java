@@ -6,6 +6,7 @@ import guestlab.virtio.DeviceContext;
 import guestlab.virtio.DeviceQueue;
 import guestlab.virtio.DeviceType;
 import guestlab.virtio.Features;
+import guestlab.virtio.Injectable;
 import guestlab.virtio.RingFault;
 import guestlab.virtio.VirtioDevice;
 
@@ -16,7 +17,7 @@ import java.util.ArrayDeque;
  * guest, queue 1 guest output to the host. Input that arrives before the guest has posted
  * buffers waits, up to {@link #MAX_PENDING} bytes.
  */
-public final class ConsoleDevice implements VirtioDevice {
+public final class ConsoleDevice implements VirtioDevice, Injectable {
     static final int RECEIVEQ = 0, TRANSMITQ = 1;
     static final int MAX_PENDING = 1 << 20;
     private static final int QUEUE_SIZE = 64;
@@ -64,18 +65,37 @@ public final class ConsoleDevice implements VirtioDevice {
         context.wake(RECEIVEQ); // input may have arrived before the driver was ready
     }
 
+    /** Input from the host end; what does not fit is dropped and reported. */
     private void input(byte[] bytes) {
+        accept(bytes);
+    }
+
+    @Override
+    public int receiveQueue() {
+        return RECEIVEQ;
+    }
+
+    /** Bytes for the guest, as if typed at the host end. */
+    @Override
+    public void inject(byte[] bytes) {
+        String refused = accept(bytes.clone());
+        if (refused != null) throw new IllegalStateException(refused);
+    }
+
+    private String accept(byte[] bytes) {
         synchronized (pending) {
             if (pendingBytes + bytes.length > MAX_PENDING) {
+                String why = "console input dropped: the guest is not reading (" + pendingBytes + " bytes waiting)";
                 DeviceContext c = ctx;
-                if (c != null) c.warn(RECEIVEQ, "console input dropped: the guest is not reading (" + pendingBytes + " bytes waiting)");
-                return;
+                if (c != null) c.warn(RECEIVEQ, why);
+                return why;
             }
             pending.addLast(bytes);
             pendingBytes += bytes.length;
         }
         DeviceContext c = ctx;
         if (c != null) c.wake(RECEIVEQ);
+        return null;
     }
 
     @Override

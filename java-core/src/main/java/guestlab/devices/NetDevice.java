@@ -5,6 +5,7 @@ import guestlab.virtio.DeviceContext;
 import guestlab.virtio.DeviceQueue;
 import guestlab.virtio.DeviceType;
 import guestlab.virtio.Features;
+import guestlab.virtio.Injectable;
 import guestlab.virtio.RingFault;
 import guestlab.virtio.VirtioDevice;
 
@@ -21,7 +22,7 @@ import static guestlab.devices.NetProtocol.*;
  * a bounded backlog; past it they are dropped and reported, so a guest that never reads cannot
  * stall the switch or anyone on it.
  */
-public final class NetDevice implements VirtioDevice {
+public final class NetDevice implements VirtioDevice, Injectable {
     static final int RECEIVEQ = 0, TRANSMITQ = 1;
     static final int BACKLOG = 256;
     private static final int QUEUE_SIZE = 256;
@@ -104,14 +105,39 @@ public final class NetDevice implements VirtioDevice {
         this.ctx = context;
     }
 
+    /** A frame from the switch; one the device cannot take is dropped, as on a wire. */
     private void arrive(byte[] frame) {
+        accept(frame);
+    }
+
+    @Override
+    public int receiveQueue() {
+        return RECEIVEQ;
+    }
+
+    /** A frame from the host, as if it came off the switch. */
+    @Override
+    public void inject(byte[] frame) {
+        if (frame.length < 14 || frame.length > MAX_FRAME) {
+            throw new IllegalArgumentException("an Ethernet frame is 14 to " + MAX_FRAME + " bytes (destination, source, type, payload), not "
+                    + frame.length);
+        }
+        String refused = accept(frame.clone());
+        if (refused != null) throw new IllegalStateException(refused);
+    }
+
+    /** Queues a frame for the receive queue; returns why it was dropped, or null. */
+    private String accept(byte[] frame) {
         DeviceContext c = ctx;
-        if (c == null || !linkUp) return; // no driver yet: the wire is dead, as on real hardware
+        if (c == null) return "no driver has started the device yet"; // the wire is dead, as on real hardware
+        if (!linkUp) return "the link is down";
         if (!backlog.offer(frame)) {
-            c.warn(RECEIVEQ, "rx backlog full (" + BACKLOG + " frames): the guest is not reading; frame dropped");
-            return;
+            String why = "rx backlog full (" + BACKLOG + " frames): the guest is not reading; frame dropped";
+            c.warn(RECEIVEQ, why);
+            return why;
         }
         c.wake(RECEIVEQ);
+        return null;
     }
 
     @Override

@@ -3,6 +3,7 @@ package guestlab.launcher;
 import guestlab.events.EventBus;
 import guestlab.memory.GuestMemory;
 import guestlab.virtio.QueueState;
+import guestlab.virtio.VirtioDevice;
 
 import java.util.List;
 
@@ -26,6 +27,9 @@ public interface Guest extends AutoCloseable {
     List<QueueState> queues();
 
     List<QueueState> queues(String device);
+
+    /** The device object behind {@code name}, shared by every transport (inject input, pull a link). */
+    VirtioDevice device(String name);
 
     EventBus events();
 

@@ -203,6 +203,11 @@ public final class QemuGuest implements Guest {
     }
 
     @Override
+    public VirtioDevice device(String name) {
+        return backend(name).device();
+    }
+
+    @Override
     public EventBus events() {
         return events;
     }

@@ -6,12 +6,21 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Pattern;
 
 /** Checks a guest spec before anything is built, with messages that name the field at fault. */
 final class SpecCheck {
     private SpecCheck() {}
 
-    static final Set<String> KINDS = Set.of("console", "block", "net", "rng");
+    /** The options each device kind takes; anything else is a typo the user should hear about. */
+    static final Map<String, Set<String>> OPTIONS = Map.of(
+            "console", Set.of("host"),
+            "block", Set.of("file", "read-only"),
+            "net", Set.of("switch", "mac"),
+            "rng", Set.of());
+    static final Set<String> KINDS = new TreeSet<>(OPTIONS.keySet());
+    private static final Pattern MAC = Pattern.compile("(?i)[0-9a-f]{2}(:[0-9a-f]{2}){5}");
 
     static void validate(GuestSpec spec) {
         if (spec.name() == null || spec.name().isBlank() || !spec.name().matches("[A-Za-z0-9._-]+")) {
@@ -27,8 +36,34 @@ final class SpecCheck {
                 throw new IllegalArgumentException("device kind must be one of " + KINDS + ", not " + d.kind());
             }
             if (!names.add(d.name())) throw new IllegalArgumentException("two devices are named " + d.name());
-            if (d.kind().equals("block") && d.options().get("file") == null) {
-                throw new IllegalArgumentException("block device " + d.name() + " needs a file option (the disk image)");
+            options(d);
+        }
+    }
+
+    private static void options(DeviceSpec d) {
+        Map<String, Object> o = d.options();
+        String what = d.kind() + " device " + d.name();
+        for (String key : o.keySet()) {
+            if (!OPTIONS.get(d.kind()).contains(key)) {
+                throw new IllegalArgumentException(what + " has no option " + key + "; its options: "
+                        + new TreeSet<>(OPTIONS.get(d.kind())));
+            }
+        }
+        if (d.kind().equals("block") && o.get("file") == null) {
+            throw new IllegalArgumentException(what + " needs a file option (the disk image)");
+        }
+        // A read-only flag that is not a boolean must not quietly leave the disk writable.
+        if (o.containsKey("read-only") && !(o.get("read-only") instanceof Boolean)) {
+            throw new IllegalArgumentException(what + ": read-only must be true or false, not " + o.get("read-only"));
+        }
+        if (o.containsKey("host") && !Set.of("buffer", "stdio").contains(String.valueOf(o.get("host")))) {
+            throw new IllegalArgumentException(what + ": host must be buffer or stdio, not " + o.get("host"));
+        }
+        if (o.containsKey("mac")) {
+            String mac = String.valueOf(o.get("mac"));
+            if (!MAC.matcher(mac).matches() || (Integer.parseInt(mac.substring(0, 2), 16) & 1) != 0) {
+                throw new IllegalArgumentException(what + ": mac must be a unicast address like 52:54:00:12:34:56, not "
+                        + mac);
             }
         }
     }

@@ -90,6 +90,10 @@ final class BusDevice implements DeviceContext {
         return irqs.length;
     }
 
+    VirtioDevice device() {
+        return device;
+    }
+
     int status() {
         synchronized (statusLock) {
             return status;
@@ -104,6 +108,11 @@ final class BusDevice implements DeviceContext {
         syncConfig(mem.read(configAddr(), configLen));
         int before;
         synchronized (statusLock) {
+            // NEEDS_RESET (section 2.1) goes away only with a reset (section 2.4), whatever the driver writes.
+            if (broken != null && now != 0 && (now & DeviceStatus.NEEDS_RESET) == 0) {
+                now |= DeviceStatus.NEEDS_RESET;
+                mem.writeU8(descAddr + LguestDeviceDesc.STATUS_OFFSET, now);
+            }
             if (now == status) return;
             before = status;
             status = now;
@@ -111,6 +120,13 @@ final class BusDevice implements DeviceContext {
         publish(EventKind.STATUS, -1, DeviceStatus.describe(before) + " -> " + DeviceStatus.describe(now));
         if (now == 0) {
             reset();
+            return;
+        }
+        if (broken != null) return; // nothing more happens on a broken device until the reset
+        int cleared = before & ~now;
+        if (cleared != 0) {
+            fail("driver cleared status bits " + DeviceStatus.describe(cleared)
+                    + " without a reset (section 2.1.1: only a reset clears them)");
             return;
         }
         boolean newly = (now & DeviceStatus.FEATURES_OK) != 0 && (before & DeviceStatus.FEATURES_OK) == 0;
@@ -140,22 +156,23 @@ final class BusDevice implements DeviceContext {
     }
 
     private void startQueues() {
-        for (int q = 0; q < queues.length; q++) {
+        DeviceQueue[] ready = new DeviceQueue[queues.length];
+        for (int q = 0; q < ready.length; q++) {
             long pfn = mem.readU32(descAddr + LguestDeviceDesc.vqOffset(q) + LguestVqConfig.PFN_OFFSET);
             int num = device.maxQueueSize(q); // the launcher owns num; the guest only writes pfn
             VringLayout ring = LguestRing.at(pfn, num);
-            long end = ring.used() + ring.usedBytes() + 2;
-            if (pfn == 0 || end > ramLimit) {
+            if (pfn == 0 || ring.used() + ring.usedBytes() > ramLimit) {
                 fail(String.format("queue %d ring at pfn 0x%x is not inside guest RAM (limit 0x%x)", q, pfn, ramLimit));
                 return;
             }
             try {
-                queues[q] = new DeviceQueue(mem, ring, features, new QueueId(guest, name, q), events, counters[q]);
+                ready[q] = new DeviceQueue(mem, ring, features, new QueueId(guest, name, q), events, counters[q]);
             } catch (RingFault f) {
                 fail(f.getMessage());
                 return;
             }
         }
+        System.arraycopy(ready, 0, queues, 0, ready.length);
         for (int q = 0; q < queues.length; q++) {
             EventFd kick = EventFd.create();
             workers[q] = new QueueWorker(device, queues[q].id(), kick, true, events, counters[q],
@@ -164,14 +181,23 @@ final class BusDevice implements DeviceContext {
             hypervisor.request(new LhReq.EventFd(queues[q].layout().desc(), kick.fd()));
             workers[q].start();
         }
-        device.start(this);
+        try {
+            device.start(this);
+        } catch (RuntimeException e) {
+            // The guest's hypercall must not fail because the host could not start the device.
+            fail(name + ": device failed to start: " + e.getMessage());
+        }
     }
 
     /** The driver changed config bytes in the page: hand them to the device, then show what it kept. */
     private void syncConfig(byte[] written) {
         byte[] current = device.config();
         if (Arrays.equals(written, current)) return;
-        device.writeConfig(0, written);
+        try {
+            device.writeConfig(0, written);
+        } catch (RuntimeException e) {
+            fail(name + ": config write refused: " + e.getMessage());
+        }
         writeConfig(device.config());
     }
 
@@ -187,18 +213,24 @@ final class BusDevice implements DeviceContext {
         mem.writeU8(descAddr + LguestDeviceDesc.STATUS_OFFSET, status);
     }
 
-    /** Marks the device NEEDS_RESET (section 2.1.2) and stops feeding it; other devices go on. */
+    /**
+     * Marks the device NEEDS_RESET and stops feeding it; other devices go on. Section 2.1.2: a
+     * device that sets NEEDS_RESET after DRIVER_OK sends a configuration change notification.
+     */
     void fail(String reason) {
+        boolean live;
         synchronized (statusLock) {
             if (broken != null) return;
             broken = reason;
             status |= DeviceStatus.NEEDS_RESET;
             writeStatus();
+            live = (status & DeviceStatus.DRIVER_OK) != 0;
         }
         for (QueueWorker w : workers) {
             if (w != null) w.halt();
         }
         publish(EventKind.DEVICE_ERROR, -1, reason);
+        if (live && irqs.length > 0) interrupt(0, -1, "config change: NEEDS_RESET");
     }
 
     /** Status 0: stop the queues and forget them (section 2.4). */
@@ -255,14 +287,15 @@ final class BusDevice implements DeviceContext {
     @Override
     public void used(int index) {
         DeviceQueue q = queues[index];
-        if (q != null && q.needsInterrupt()) interrupt(index, q.state().usedIdx());
+        if (q != null && q.needsInterrupt()) interrupt(index, q.state().usedIdx(), "");
     }
 
-    private void interrupt(int index, long usedIdx) {
-        hypervisor.request(new LhReq.Irq(irqs[index]));
+    /** Counted and published before the guest can see it, so nobody who saw it reads a stale count. */
+    private void interrupt(int index, long usedIdx, String why) {
         counters[index].interrupts.incrementAndGet();
         events.publish(new Event(System.nanoTime(), guest, name, index, EventKind.INTERRUPT, usedIdx, -1, -1,
-                "irq " + irqs[index]));
+                "irq " + irqs[index] + (why.isEmpty() ? "" : ", " + why)));
+        hypervisor.request(new LhReq.Irq(irqs[index]));
     }
 
     @Override
@@ -274,7 +307,7 @@ final class BusDevice implements DeviceContext {
     @Override
     public void configChanged() {
         writeConfig(device.config());
-        if (irqs.length > 0) interrupt(0, -1);
+        if (irqs.length > 0) interrupt(0, -1, "config change");
     }
 
     @Override

@@ -60,6 +60,11 @@ public final class LguestBus implements AutoCloseable {
         return get(name).status();
     }
 
+    /** The device object itself, for what only the host side can do (inject input, pull the link). */
+    public VirtioDevice device(String name) {
+        return get(name).device();
+    }
+
     public List<QueueState> queues(String name) {
         return get(name).queueStates();
     }

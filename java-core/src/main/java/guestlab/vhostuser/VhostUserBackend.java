@@ -458,10 +458,11 @@ public final class VhostUserBackend implements AutoCloseable {
             DeviceQueue q = r.queue;
             EventFd call = r.call;
             if (q == null || call == null || !q.needsInterrupt()) return;
-            call.signal();
+            // Counted and published before the guest can see it, so nobody who saw it reads a stale count.
             r.counters.interrupts.incrementAndGet();
             events.publish(new Event(System.nanoTime(), guest, name, index, EventKind.INTERRUPT,
                     q.state().usedIdx(), -1, -1, "call fd"));
+            call.signal();
         }
 
         @Override

@@ -17,7 +17,8 @@ import java.util.List;
  * anywhere.
  */
 public final class DeviceQueue {
-    static final int DESC_F_NEXT = 1, DESC_F_WRITE = 2, DESC_F_INDIRECT = 4;
+    static final int DESC_F_NEXT = DescriptorWalk.F_NEXT, DESC_F_WRITE = DescriptorWalk.F_WRITE,
+            DESC_F_INDIRECT = DescriptorWalk.F_INDIRECT;
     static final int AVAIL_F_NO_INTERRUPT = 1;
 
     private final GuestMemory mem;
@@ -220,54 +221,13 @@ public final class DeviceQueue {
         }
         List<Buffer> readable = new ArrayList<>(4);
         List<Buffer> writable = new ArrayList<>(4);
-        long table = ring.desc();
-        int tableSize = ring.size();
-        int index = head;
-        int seen = 0;
-        boolean inIndirect = false;
-        while (true) {
-            if (++seen > tableSize) {
-                throw fault("descriptor chain from head " + head + " is longer than its table of " + tableSize
-                        + (inIndirect ? " (indirect)" : "") + ": a loop");
-            }
-            long d = table + 16L * index;
-            long addr = mem.readU64(d);
-            long len = mem.readU32(d + 8);
-            int flags = mem.readU16(d + 12);
-            int next = mem.readU16(d + 14);
-            if ((flags & DESC_F_INDIRECT) != 0) {
-                if (!indirect) throw fault("indirect descriptor at " + index + " but INDIRECT_DESC was not negotiated");
-                if (inIndirect) throw fault("indirect descriptor inside an indirect table (section 2.7.5.3.1)");
-                if ((flags & DESC_F_NEXT) != 0) throw fault("descriptor " + index + " has both INDIRECT and NEXT");
-                if (len == 0 || len % 16 != 0 || len / 16 > 32768) {
-                    throw fault("indirect table length " + len + " is not a non-zero multiple of 16");
-                }
-                if (!mem.contains(addr, len)) {
-                    throw fault(String.format("indirect table 0x%x+%d is outside guest memory", addr, len));
-                }
-                table = addr;
-                tableSize = (int) (len / 16);
-                index = 0;
-                seen = 0;
-                inIndirect = true;
-                continue;
-            }
-            if (len > Integer.MAX_VALUE || !mem.contains(addr, len)) {
-                throw fault(String.format("descriptor %d buffer 0x%x+%d is outside guest memory", index, addr, len));
-            }
-            if ((flags & DESC_F_WRITE) != 0) {
-                writable.add(new Buffer(addr, (int) len));
-            } else {
-                if (!writable.isEmpty()) {
-                    throw fault("descriptor " + index + " is device-readable after a device-writable one");
-                }
-                readable.add(new Buffer(addr, (int) len));
-            }
-            if ((flags & DESC_F_NEXT) == 0) break;
-            if (next >= tableSize) {
-                throw fault("descriptor " + index + " links to " + next + ", outside its table of " + tableSize);
-            }
-            index = next;
+        try {
+            DescriptorWalk.walk(mem, ring, head, indirect, (index, addr, len, flags, next, inTable) -> {
+                if ((flags & DESC_F_INDIRECT) != 0) return; // its table's entries follow
+                ((flags & DESC_F_WRITE) != 0 ? writable : readable).add(new Buffer(addr, (int) len));
+            });
+        } catch (DescriptorWalk.BadChain e) {
+            throw fault(e.getMessage());
         }
         return new DescriptorChain(head, availIndex, List.copyOf(readable), List.copyOf(writable), System.nanoTime());
     }

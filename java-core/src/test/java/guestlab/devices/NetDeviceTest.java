@@ -111,4 +111,25 @@ class NetDeviceTest {
             assertEquals(NetProtocol.S_LINK_UP, dev.config()[NetProtocol.CFG_STATUS]);
         }
     }
+
+    @Test
+    void anInjectedFrameArrivesAsIfFromTheWireOrSaysWhyItCannot() throws Exception {
+        NetDevice dev = new NetDevice(NetDevice.parseMac("52:54:00:00:00:0e"), new EthernetSwitch("inject"));
+        byte[] f = frame(dev.mac(), new byte[] {2, 0, 0, 0, 0, 9}, 46);
+        assertTrue(assertThrows(IllegalStateException.class, () -> dev.inject(f)).getMessage().contains("no driver"));
+        try (DeviceHarness h = new DeviceHarness(dev)) {
+            Buffer rx = h.buffer(2048);
+            h.drivers[0].add(List.of(), List.of(rx));
+            dev.inject(f);
+            DriverQueue.Used u = null;
+            for (int i = 0; i < 100 && (u = h.drivers[0].pollUsed()) == null; i++) Thread.sleep(10);
+            assertNotNull(u, "the device filled the posted buffer");
+            assertArrayEquals(f, h.mem.read(rx.addr() + 12, u.len() - 12));
+
+            assertThrows(IllegalArgumentException.class, () -> dev.inject(new byte[13]));
+            assertThrows(IllegalArgumentException.class, () -> dev.inject(new byte[NetProtocol.MAX_FRAME + 1]));
+            dev.setLinkUp(false);
+            assertTrue(assertThrows(IllegalStateException.class, () -> dev.inject(f)).getMessage().contains("link is down"));
+        }
+    }
 }

@@ -12,6 +12,7 @@ import guestlab.transport.LguestBus;
 import guestlab.virtio.DeviceType;
 import guestlab.launcher.Guest;
 import guestlab.virtio.QueueState;
+import guestlab.virtio.VirtioDevice;
 
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -143,6 +144,11 @@ public final class SimGuest implements Guest {
     }
 
     @Override
+    public VirtioDevice device(String name) {
+        return bus.device(name);
+    }
+
+    @Override
     public EventBus events() {
         return events;
     }
@@ -152,10 +158,30 @@ public final class SimGuest implements Guest {
         return mem;
     }
 
+    /** Freezes the simulated CPU at its next hypercall; the devices keep their state. */
+    @Override
+    public synchronized void pause() {
+        runState(State.PAUSED, "paused");
+    }
+
+    @Override
+    public synchronized void resume() {
+        runState(State.RUNNING, "resumed");
+    }
+
+    private void runState(State next, String what) {
+        if (state == State.STOPPED) throw new IllegalStateException(name + " is STOPPED");
+        if (next == State.PAUSED) hv.pause();
+        else hv.resume();
+        state = next;
+        lifecycle(what);
+    }
+
     @Override
     public synchronized void stop() {
         if (state == State.STOPPED) return;
         state = State.STOPPED;
+        hv.resume(); // a CPU waiting at a hypercall goes on, and finds its devices gone
         try {
             bus.close();
         } finally {

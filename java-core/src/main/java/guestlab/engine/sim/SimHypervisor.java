@@ -9,8 +9,11 @@ import guestlab.lguest.LhReq;
 import guestlab.memory.GuestMemory;
 import guestlab.posix.EventFd;
 
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.LongPredicate;
 
 /**
@@ -25,9 +28,19 @@ public final class SimHypervisor implements Hypervisor {
     private final EventBus events;
     private final String guest;
     private final Map<Long, Integer> eventfds = new ConcurrentHashMap<>();
+    /**
+     * Notifies signal under the read lock, LHREQ_EVENTFD changes take the write lock: once a
+     * removal returns, no notify still holds the old fd number, so the launcher may close it
+     * (lguest's kernel held its own reference to the eventfd instead).
+     */
+    private final ReadWriteLock eventfdLock = new ReentrantReadWriteLock();
     private final InterruptController interrupts = new InterruptController();
     private volatile LguestInit init;
     private volatile LongPredicate launcher = a -> false;
+    private boolean paused; // guarded by this
+
+    /** How long a hypercall of a paused guest waits for resume before it gives up. */
+    static final Duration PAUSED_WAIT = Duration.ofSeconds(10);
 
     /** What LHREQ_INITIALIZE said. */
     public record LguestInit(long base, long pfnLimit, long start) {}
@@ -49,8 +62,13 @@ public final class SimHypervisor implements Hypervisor {
             case LhReq.Initialize i -> initialize(i);
             case LhReq.Irq i -> interrupts.raise(i.irq());
             case LhReq.EventFd e -> {
-                if (e.fd() < 0) eventfds.remove(e.address());
-                else eventfds.put(e.address(), e.fd());
+                eventfdLock.writeLock().lock();
+                try {
+                    if (e.fd() < 0) eventfds.remove(e.address());
+                    else eventfds.put(e.address(), e.fd());
+                } finally {
+                    eventfdLock.writeLock().unlock();
+                }
             }
         }
     }
@@ -70,12 +88,49 @@ public final class SimHypervisor implements Hypervisor {
         return init;
     }
 
+    /**
+     * Freezes the simulated CPU: its next hypercall waits for {@link #resume()}, as a paused
+     * vCPU would. Devices go on serving what they already hold, as under a paused QEMU.
+     */
+    public synchronized void pause() {
+        paused = true;
+    }
+
+    public synchronized void resume() {
+        paused = false;
+        notifyAll();
+    }
+
+    /** Waits while the guest is paused, at most {@link #PAUSED_WAIT}, so a REPL never hangs on it. */
+    private synchronized void awaitRunning() {
+        long deadline = System.nanoTime() + PAUSED_WAIT.toNanos();
+        try {
+            while (paused) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    throw new SimTimeoutException("guest " + guest + " is paused: its CPU waited " + PAUSED_WAIT.toSeconds()
+                            + " s at a hypercall; resume it");
+                }
+                wait(Math.max(1, left / 1_000_000));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new SimTimeoutException("guest " + guest + ": interrupted while paused");
+        }
+    }
+
     /** The guest's LHCALL_NOTIFY hypercall. */
     public void notify(long address) {
-        Integer fd = eventfds.get(address);
-        if (fd != null) {
-            EventFd.signal(fd);
-            return;
+        awaitRunning();
+        eventfdLock.readLock().lock();
+        try {
+            Integer fd = eventfds.get(address);
+            if (fd != null) {
+                EventFd.signal(fd);
+                return;
+            }
+        } finally {
+            eventfdLock.readLock().unlock();
         }
         if (!launcher.test(address)) {
             events.publish(new Event(System.nanoTime(), guest, "", -1, EventKind.HOST_WARNING, -1, -1, -1,

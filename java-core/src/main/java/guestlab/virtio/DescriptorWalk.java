@@ -1,0 +1,83 @@
+package guestlab.virtio;
+
+import guestlab.memory.GuestMemory;
+
+/**
+ * Follows one descriptor chain through its descriptor table, validating every step (virtio 1.x
+ * section 2.7.5): each buffer inside guest memory, no loops, device-readable buffers before
+ * device-writable ones, indirect tables only where negotiated and never nested (2.7.5.3.1). The
+ * device's queue and the ring inspector share it, so what the inspector calls malformed is
+ * exactly what breaks a device.
+ */
+final class DescriptorWalk {
+    static final int F_NEXT = 1, F_WRITE = 2, F_INDIRECT = 4;
+
+    private DescriptorWalk() {}
+
+    /** Sees the chain's descriptors in order; an indirect descriptor comes before its table's entries. */
+    @FunctionalInterface
+    interface Visitor {
+        void descriptor(int index, long addr, long len, int flags, int next, boolean inIndirectTable);
+    }
+
+    /** The chain breaks a rule; the message says which, for people. */
+    static final class BadChain extends Exception {
+        BadChain(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    static void walk(GuestMemory mem, VringLayout ring, int head, boolean indirectAllowed, Visitor visitor)
+            throws BadChain {
+        if (head < 0 || head >= ring.size()) throw new BadChain("head " + head + " is outside the queue of " + ring.size());
+        long table = ring.desc();
+        int tableSize = ring.size();
+        int index = head;
+        int seen = 0;
+        boolean inIndirect = false;
+        boolean writableSeen = false;
+        while (true) {
+            if (++seen > tableSize) {
+                throw new BadChain("descriptor chain from head " + head + " is longer than its table of " + tableSize
+                        + (inIndirect ? " (indirect)" : "") + ": a loop");
+            }
+            long d = table + 16L * index;
+            long addr = mem.readU64(d);
+            long len = mem.readU32(d + 8);
+            int flags = mem.readU16(d + 12);
+            int next = mem.readU16(d + 14);
+            if ((flags & F_INDIRECT) != 0) {
+                if (!indirectAllowed) throw new BadChain("indirect descriptor at " + index + " but INDIRECT_DESC was not negotiated");
+                if (inIndirect) throw new BadChain("indirect descriptor inside an indirect table (section 2.7.5.3.1)");
+                if ((flags & F_NEXT) != 0) throw new BadChain("descriptor " + index + " has both INDIRECT and NEXT");
+                if (len == 0 || len % 16 != 0 || len / 16 > 32768) {
+                    throw new BadChain("indirect table length " + len + " is not a non-zero multiple of 16");
+                }
+                if (!mem.contains(addr, len)) {
+                    throw new BadChain(String.format("indirect table 0x%x+%d is outside guest memory", addr, len));
+                }
+                visitor.descriptor(index, addr, len, flags, next, false);
+                table = addr;
+                tableSize = (int) (len / 16);
+                index = 0;
+                seen = 0;
+                inIndirect = true;
+                continue;
+            }
+            if (len > Integer.MAX_VALUE || !mem.contains(addr, len)) {
+                throw new BadChain(String.format("descriptor %d buffer 0x%x+%d is outside guest memory", index, addr, len));
+            }
+            if ((flags & F_WRITE) != 0) {
+                writableSeen = true;
+            } else if (writableSeen) {
+                throw new BadChain("descriptor " + index + " is device-readable after a device-writable one");
+            }
+            visitor.descriptor(index, addr, len, flags, next, inIndirect);
+            if ((flags & F_NEXT) == 0) return;
+            if (next >= tableSize) {
+                throw new BadChain("descriptor " + index + " links to " + next + ", outside its table of " + tableSize);
+            }
+            index = next;
+        }
+    }
+}

@@ -1,0 +1,103 @@
+(ns guestlab.topology
+  "Several guests and the switches between them, as one map:
+
+    {:switches [:lan]
+     :guests [{:name \"a\" :engine :qemu :devices [[:net {:switch :lan}]]}
+              {:name \"b\" :engine :qemu :devices [[:net {:switch :lan}]]}]}
+
+  up! starts the guests in the order given, each booted before the next; down! stops them in
+  the reverse order."
+  (:require [clojure.spec.alpha :as s]
+            [guestlab.guest :as g])
+  (:import (guestlab.launcher Guest)))
+
+(s/def ::switch (s/or :keyword keyword? :string string?))
+(s/def ::switches (s/coll-of ::switch :kind sequential?))
+(s/def ::guests (s/coll-of map? :kind sequential? :min-count 1))
+(s/def ::topology (s/keys :req-un [::guests] :opt-un [::switches]))
+
+(defn- switch-name [sw] (if (keyword? sw) (name sw) (str sw)))
+
+(defn- fail [msg data] (throw (ex-info (str "invalid topology: " msg) data)))
+
+(defn validate!
+  "Returns the topology if it is valid, else throws naming what is wrong: each guest is checked as
+  a guest spec and needs a :name of its own, and every switch a net device joins is declared."
+  [topo]
+  (when-not (s/valid? ::topology topo)
+    (fail (str "expected a map with :guests (a non-empty vector of guest specs) and optionally "
+               ":switches (a vector of switch names like :lan), got " (pr-str topo))
+          {:topology topo}))
+  (let [declared (set (map switch-name (:switches topo)))]
+    (doseq [[i spec] (map-indexed vector (:guests topo))]
+      (when-not (:name spec)
+        (fail (str "guest " i " has no :name; guests of a topology are known by name") {:guest spec}))
+      (try (g/validate! spec)
+           (catch clojure.lang.ExceptionInfo e
+             (fail (str "guest " (:name spec) ": " (ex-message e)) {:guest (:name spec)})))
+      (doseq [[kind opts] (:devices spec)
+              :when (= :net kind)
+              :let [sw (switch-name (:switch opts :default))]]
+        (when-not (declared sw)
+          (fail (str "guest " (:name spec) " joins switch :" sw ", which :switches does not declare "
+                     "(declared: " (pr-str (vec (sort declared))) ")")
+                {:guest (:name spec) :switch sw}))))
+    (when-let [twice (seq (for [[n c] (frequencies (map :name (:guests topo))) :when (> c 1)] n))]
+      (fail (str "two guests are named " (first twice)) {:guest (first twice)})))
+  topo)
+
+(defn- say [& xs] (apply println "topology:" xs) (flush))
+
+(defn- stop-quietly [^Guest vm]
+  (try (g/stop! vm) nil (catch Throwable e e)))
+
+(defn up!
+  "Brings a topology up: its switches, then its guests in order, each booted before the next.
+  If one fails, those already up are stopped again and the error names the guest. Returns the
+  running topology: {:guests {name guest} :order [names] :switches [names]}."
+  [topo]
+  (validate! topo)
+  (let [switches (mapv switch-name (:switches topo))]
+    (doseq [sw switches] (.switchNamed (g/launcher) sw))
+    (loop [specs (:guests topo) up []]
+      (if-let [spec (first specs)]
+        (let [t0 (System/nanoTime)
+              vm (try
+                   (say "starting" (:name spec) (str "(" (name (:engine spec :sim)) ")"))
+                   (g/start! spec)
+                   (catch Throwable e
+                     (doseq [vm (rseq up)] (stop-quietly vm))
+                     (throw (ex-info (str "topology up!: guest " (:name spec) " failed to start: " (ex-message e)
+                                          (when (seq up) (str " (stopped again: " (mapv #(.name ^Guest %) up) ")")))
+                                     {:guest (:name spec)} e))))]
+          (say (:name spec) (format "is up (%.1f s)" (/ (- (System/nanoTime) t0) 1e9)))
+          (recur (rest specs) (conj up vm)))
+        {:guests (into {} (map (juxt #(.name ^Guest %) identity) up))
+         :order (mapv #(.name ^Guest %) up)
+         :switches switches}))))
+
+(defn guest
+  "One guest of a running topology, by name."
+  ^Guest [running guest-name]
+  (or (get-in running [:guests (name guest-name)])
+      (throw (ex-info (str "no guest " guest-name " in this topology; guests: " (:order running)) {:guest guest-name}))))
+
+(defn down!
+  "Stops the topology's guests in reverse order. Every guest is stopped even if one fails to;
+  the first failure is thrown afterwards."
+  [running]
+  (let [errors (doall (keep (fn [n]
+                              (say "stopping" n)
+                              (some->> (stop-quietly (guest running n)) (vector n)))
+                            (rseq (:order running))))]
+    (when-let [[n e] (first errors)]
+      (throw (ex-info (str "topology down!: stopping " n " failed: " (ex-message e)) {:guest n} e)))
+    nil))
+
+(defn status
+  "Each guest's state and each switch's ports and forwarded frames."
+  [running]
+  {:guests (into {} (for [n (:order running)] [n (g/state (guest running n))]))
+   :switches (into {} (for [sw (:switches running)
+                            :let [s (.switchNamed (g/launcher) sw)]]
+                        [sw {:ports (.portCount s) :forwarded (.forwarded s)}]))})

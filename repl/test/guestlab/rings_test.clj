@@ -1,0 +1,143 @@
+(ns guestlab.rings-test
+  (:require [clojure.string :as str]
+            [clojure.test :refer [deftest is testing use-fixtures]]
+            [guestlab.console :as con]
+            [guestlab.guest :as g]
+            [guestlab.rings :as rings]
+            [guestlab.sim :as sim]))
+
+(use-fixtures :each (fn [t] (try (t) (finally (g/stop-all!)))))
+
+(defn- disk [mib]
+  (let [f (doto (java.io.File/createTempFile "rings-test" ".img") (.deleteOnExit))]
+    (with-open [r (java.io.RandomAccessFile. f "rw")] (.setLength r (* mib 1024 1024)))
+    (str f)))
+
+(defn- u16 [^bytes b] (bit-or (bit-and (aget b 0) 0xff) (bit-shift-left (bit-and (aget b 1) 0xff) 8)))
+
+(defn- le64 [bs] (reduce + (map-indexed (fn [i x] (bit-shift-left (bit-and x 0xff) (* 8 i))) (take 8 bs))))
+
+(deftest a-sim-guests-chain-trace-and-memory-are-what-its-driver-did
+  (let [vm (g/start! {:name "r1" :devices [[:block {:file (disk 1)}]]})
+        sector-data (byte-array (take 512 (cycle (.getBytes "ring!"))))
+        t (rings/trace vm :device :block0 :print? false)]
+    (sim/block-write! vm :block0 5 sector-data)
+    (let [events (rings/stop! t)
+          c (rings/chain vm :block0 0)
+          [hdr data status] (:descriptors c)]
+      (testing "the trace saw the request from kick to interrupt, in order"
+        (is (= [:kick :request :completion :interrupt] (mapv :kind events)))
+        (is (apply <= (map :nanos events)))
+        (is (= {"block0 q0" 1} (update-vals (rings/trace-summary events) :request))))
+      (testing "the chain: header (type 1 = write, sector 5), the data, the status byte"
+        (is (= {:head (:head (second events)) :status :taken :problem nil} (select-keys c [:head :status :problem])))
+        (is (= [16 512 1] (mapv :len (:descriptors c))))
+        (is (= [[:next] [:next] [:write]] (mapv :flags (:descriptors c))))
+        (is (= [1 5] [(aget ^bytes (:bytes hdr) 0) (le64 (drop 8 (:bytes hdr)))]))
+        (is (= (seq (take 64 sector-data)) (seq (:bytes data))) "64 bytes of the buffer by default")
+        (is (= [0] (vec (:bytes status))) "VIRTIO_BLK_S_OK")
+        (is (re-find #"desc\[\s*1\] addr=0x\p{XDigit}+ len=512 device-readable next=2\n.*\|ring!ring!ring!r" (rings/format-chain c))))
+      (testing "peek reads the same bytes by guest-physical address; poke writes them"
+        (is (= (seq (:bytes data)) (seq (rings/peek vm (:addr data) 64))))
+        (let [[q] (rings/queues vm :block0)]
+          (is (= (:used-idx q) (u16 (rings/peek vm (+ (:used q) 2) 2)))))
+        (rings/poke vm (:addr data) (.getBytes "POKED"))
+        (is (= "POKED" (String. (rings/peek vm (:addr data) 5))))
+        (is (re-find #"not inside r1's memory" (try (rings/peek vm (* 1 1024 1024 1024) 4) nil
+                                                    (catch clojure.lang.ExceptionInfo e (ex-message e))))))
+      (testing "a chain the device would refuse is described, not followed"
+        ;; point the status descriptor at an address past the end of guest memory
+        (let [[q] (rings/queues vm :block0)
+              desc2 (+ (:desc q) (* 16 (:next data)))]
+          (rings/poke vm desc2 [0 0 0 0 0 0 0 0x40])
+          (is (re-find #"outside guest memory" (:problem (rings/chain vm :block0 0))))
+          (is (= 0 (get-in (first (rings/queues vm :block0)) [:counters :errors])) "reading broke nothing"))))))
+
+(deftest inject-feeds-receive-queues-and-says-what-cannot
+  (let [vm (g/start! {:name "r2" :devices [[:console] [:net {:switch :r2-lan :mac "52:54:00:00:0b:01"}] [:rng]]})
+        frame (rings/ethernet-frame "52:54:00:00:0b:01" "52:54:00:00:0b:99" 0x88b5 "injected")]
+    (is (= {:device "net0" :queue 0 :bytes 60} (rings/inject! vm :net0 frame)))
+    (is (= (seq frame) (seq (sim/net-receive vm :net0 2000))) "the driver received the frame as sent")
+    (rings/inject! vm :console0 "typed\n")
+    (is (= "typed\n" (sim/console-read vm :console0 2000)))
+    (is (re-find #"rng0 has no receive queue" (try (rings/inject! vm :rng0 "x") nil (catch Exception e (ex-message e)))))
+    (is (re-find #"an Ethernet frame is 14 to 1514 bytes" (try (rings/inject! vm :net0 (byte-array 5)) nil
+                                                                (catch Exception e (ex-message e)))))))
+
+(deftest pause-freezes-a-sim-guests-cpu-and-the-event-stream-shows-it-live
+  (let [vm (g/start! {:name "r3" :devices [[:rng]]})]
+    (with-open [s (g/event-stream vm)]
+      (g/pause! vm)
+      (is (= :paused (g/state vm)))
+      (let [read (future (sim/rng-read vm :rng0 8))]
+        (Thread/sleep 300)
+        (is (not (realized? read)) "the guest's driver is stuck at its hypercall")
+        (is (= 0 (get-in (first (rings/queues vm :rng0)) [:counters :kicks])) "reading the queues works while paused")
+        (g/resume! vm)
+        (is (= 8 (count (deref read 5000 nil)))))
+      (is (= :running (g/state vm)))
+      (let [seen (loop [acc []]
+                   (if-let [e (g/next-event s 1000)]
+                     (recur (conj acc e))
+                     acc))]
+        (is (= ["paused" "resumed"] (mapv :detail (filter #(= :lifecycle (:kind %)) seen))))
+        (is (= [:kick :request :completion :interrupt]
+               (mapv :kind (filter #(= "rng0" (:device %)) seen))))
+        (is (= 0 (g/dropped-count s)))))))
+
+(deftest rings-of-a-running-linux-guest
+  (let [vm (g/start! {:name "live" :engine :qemu :memory "256M"
+                      :devices [[:console] [:block {:file (disk 64)}] [:net {:switch :live-lan :mac "52:54:00:00:0c:01"}]]})]
+    (testing "queues: the block queue and both net queues, with rings in guest memory"
+      (let [qs (rings/queues vm)]
+        (is (= [["block0" 0] ["net0" 0] ["net0" 1]] (mapv (juxt :device :queue) qs)))
+        (is (every? #(pos? (:size %)) qs))
+        (is (pos? (get-in (first qs) [:counters :requests])) "the kernel read the disk's partition table")))
+    (testing "a trace and the queue state while the guest works; reading never stops it"
+      (let [t (rings/trace vm :device :block0 :print? false)
+            io (future (con/run vm "dd if=/dev/vda of=/dev/null bs=4k count=4096 iflag=direct"))
+            samples (loop [acc []]
+                      (if (or (realized? io) (> (count acc) 200))
+                        acc
+                        (do (Thread/sleep 20) (recur (conj acc (get-in (first (rings/queues vm :block0)) [:counters :requests]))))))
+            events (rings/stop! t)]
+        (is (zero? (:exit @io)))
+        (is (apply <= samples))
+        (is (< 1 (count (distinct samples))) "the counter moved while we sampled")
+        (is (<= 4096 (count (filter #(= :request (:kind %)) events))))
+        (is (= (count (filter #(= :request (:kind %)) events)) (count (filter #(= :completion (:kind %)) events))))
+        (is (some #(= :interrupt (:kind %)) events))
+        (is (apply <= (map :nanos events)))))
+    (testing "a chain caught in flight is a well-formed virtio-blk read"
+      (let [io (future (con/run vm "dd if=/dev/vda of=/dev/null bs=4k count=1 skip=77 iflag=direct"))
+            c (rings/next-chain vm :block0 0 :max-bytes 16)
+            bufs (remove #(some #{:indirect} (:flags %)) (:descriptors c))
+            hdr (first bufs)]
+        (is (zero? (:exit @io)))
+        (is (nil? (:problem c)))
+        (is (= :in-flight (:status c)))
+        (is (= 16 (:len hdr)))
+        (is (= [0 (* 77 8)] [(aget ^bytes (:bytes hdr) 0) (le64 (drop 8 (:bytes hdr)))]) "read, sector 616")
+        (is (= 1 (:len (last bufs))))
+        (is (some #{:write} (:flags (last bufs))) "the status byte is device-writable")
+        (is (= 4096 (reduce + (map :len (butlast (rest bufs))))))))
+    (testing "peek: used.idx in guest memory is the device's used index"
+      (let [[q] (rings/queues vm :block0)]
+        (is (= (:used-idx q) (u16 (rings/peek vm (+ (:used q) 2) 2))))))
+    (testing "inject!: the guest's driver receives a frame the host put in its receive queue"
+      (let [rx #(parse-long (str/trim (:out (con/run vm "cat /sys/class/net/eth0/statistics/rx_packets"))))]
+        (con/run vm "ip link set eth0 up")
+        (let [before (rx)]
+          (rings/inject! vm :net0 (rings/ethernet-frame "52:54:00:00:0c:01" "52:54:00:00:0c:99" 0x88b5 "hi"))
+          (is (= (inc before) (loop [n 0] (let [now (rx)] (if (or (> now before) (= n 30)) now (do (Thread/sleep 100) (recur (inc n)))))))))))
+    (testing "pause! and resume!: the console is silent while paused and answers after"
+      (g/pause! vm)
+      (is (= :paused (g/state vm)))
+      (con/send-line vm "echo after-pause")
+      (is (re-find #"timed out|did not|within" (try (con/expect vm #"after-pause\r?\n" :timeout-ms 1500) ""
+                                                     (catch Exception e (ex-message e)))))
+      (g/resume! vm)
+      (is (= :running (g/state vm)))
+      (is (con/expect vm #"after-pause\r?\n" :timeout-ms 10000)))
+    (g/stop! vm)
+    (is (= :stopped (g/state vm)))))
