@@ -221,9 +221,10 @@
 
 (defn inject!
   "Gives a device's receive queue data from the host, as if it came from outside: a whole
-  Ethernet frame for :net (destination, source, type, payload), bytes for :console. The device
-  puts it in the next buffer the guest's driver posted and interrupts the guest; the driver's
-  own rings are never written by anyone but the driver and the device."
+  Ethernet frame for :net (destination, source, type, payload), bytes for :console. The data is
+  placed in the next buffer the guest's driver posted on the receive queue, the queue's device
+  thread is kicked to deliver it, and the guest is interrupted. Only the device side of the ring
+  is used: a live driver's avail ring is never written behind its back."
   [^Guest g device data]
   (let [d (.device g (dev-name device))
         ^bytes b (if (bytes? data) data (.getBytes (str data) java.nio.charset.StandardCharsets/UTF_8))]
