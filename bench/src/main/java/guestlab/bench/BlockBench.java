@@ -22,7 +22,10 @@ import java.util.Map;
  * Guest disk throughput, side by side on the same kernel, initramfs and image, the three
  * back-ends taking turns: guestlab's vhost-user-blk, qemu-storage-daemon's vhost-user-blk
  * export, and QEMU's built-in virtio-blk-pci. Inside the guest: sequential 1 MiB writes and reads
- * with O_DIRECT, and 4 KiB random reads with O_DIRECT, timed from /proc/uptime.
+ * with O_DIRECT, and 4 KiB random reads with O_DIRECT, timed from /proc/uptime. Every run starts
+ * with the image out of the host's page cache, and the order of the back-ends rotates from round
+ * to round: otherwise whoever runs after QEMU's built-in device (cache=none, which leaves nothing
+ * cached) writes into a cold cache and whoever follows it into a warm one.
  * Usage: BlockBench [rounds]  (bench/block.sh)
  */
 public final class BlockBench {
@@ -41,7 +44,8 @@ public final class BlockBench {
         List<String> modes = List.of("guestlab", "qemu-storage-daemon", "qemu-builtin");
         Map<String, Map<String, List<Double>>> results = new LinkedHashMap<>();
         for (int round = 1; round <= rounds; round++) {
-            for (String mode : modes) {
+            for (int turn = 0; turn < modes.size(); turn++) {
+                String mode = modes.get((round - 1 + turn) % modes.size());
                 Map<String, Double> r = runOnce(mode, kit, image, dir);
                 System.err.printf("bench: round %d %-20s %s%n", round, mode, r);
                 r.forEach((k, v) -> results.computeIfAbsent(mode, m -> new LinkedHashMap<>())
@@ -70,6 +74,7 @@ public final class BlockBench {
     }
 
     private static Map<String, Double> runOnce(String mode, GuestKit kit, Path image, Path dir) throws Exception {
+        dropFromPageCache(image);
         Path sock = dir.resolve("blk.sock");
         QemuCommand cmd = QemuCommand.forKit(kit).withMemoryBytes(512L << 20).withExtraCmdline("quiet");
         VhostUserBackend backend = null;
@@ -111,6 +116,13 @@ public final class BlockBench {
                 qsd.waitFor();
             }
         }
+    }
+
+    /** Writes the image's dirty pages back and drops it from the page cache (coreutils dd's fadvise idiom). */
+    private static void dropFromPageCache(Path image) throws Exception {
+        Process dd = new ProcessBuilder("dd", "of=" + image, "oflag=nocache", "conv=notrunc,fdatasync", "count=0")
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        if (dd.waitFor() != 0) throw new IllegalStateException("dd could not drop " + image + " from the page cache");
     }
 
     /** Seconds the guest spent on {@code command}, from its /proc/uptime. */

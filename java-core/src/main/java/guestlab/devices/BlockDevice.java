@@ -11,13 +11,12 @@ import guestlab.virtio.RingFault;
 import guestlab.virtio.VirtioDevice;
 
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -37,13 +36,13 @@ public final class BlockDevice implements VirtioDevice {
     private static final int QUEUE_SIZE = 128;
 
     private final Path image;
-    private final FileChannel file;
+    private final ImageFile file;
     private final boolean readOnly;
     private final long capacity;
     private final byte[] serial;
     private volatile DeviceContext ctx;
 
-    private BlockDevice(Path image, FileChannel file, boolean readOnly, long size) {
+    private BlockDevice(Path image, ImageFile file, boolean readOnly, long size) {
         this.image = image;
         this.file = file;
         this.readOnly = readOnly;
@@ -53,10 +52,9 @@ public final class BlockDevice implements VirtioDevice {
     }
 
     public static BlockDevice open(Path image, boolean readOnly) throws IOException {
-        FileChannel ch;
+        ImageFile f;
         try {
-            ch = readOnly ? FileChannel.open(image, StandardOpenOption.READ)
-                    : FileChannel.open(image, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            f = ImageFile.open(image, readOnly);
         } catch (NoSuchFileException e) {
             throw new IOException("disk image " + image + " does not exist", e);
         } catch (IOException e) {
@@ -64,9 +62,9 @@ public final class BlockDevice implements VirtioDevice {
                     + ": " + e.getMessage(), e);
         }
         try {
-            return new BlockDevice(image, ch, readOnly, ch.size());
+            return new BlockDevice(image, f, readOnly, f.size());
         } catch (IOException | RuntimeException e) {
-            ch.close();
+            f.close();
             throw e;
         }
     }
@@ -178,28 +176,16 @@ public final class BlockDevice implements VirtioDevice {
     }
 
     /**
-     * Moves data between the file at {@code sector} and guest buffers with one scattered or
-     * gathered system call per request where the kernel allows (readv/writev through the
-     * channel's position; the device has one queue, so one thread uses it). A host error is IOERR.
+     * Moves data between the file at {@code sector} and guest buffers, which the guest memory has
+     * bounds-checked (see {@link ImageFile} for how). A host error is IOERR, and is reported.
      */
     private int transfer(DeviceContext c, GuestMemory mem, List<Buffer> buffers, long sector, boolean write) {
-        ByteBuffer[] bufs = new ByteBuffer[buffers.size()];
-        for (int i = 0; i < bufs.length; i++) bufs[i] = mem.slice(buffers.get(i).addr(), buffers.get(i).len()).asByteBuffer();
+        List<MemorySegment> segments = new ArrayList<>(buffers.size());
+        for (Buffer b : buffers) segments.add(mem.slice(b.addr(), b.len()));
         long pos = sector * SECTOR;
         try {
-            file.position(pos);
-            int first = 0;
-            while (first < bufs.length) {
-                long n = write ? file.write(bufs, first, bufs.length - first) : file.read(bufs, first, bufs.length - first);
-                if (n < 0) { // past the end of a file whose size is not whole sectors: zeros
-                    for (int i = first; i < bufs.length; i++) {
-                        while (bufs[i].hasRemaining()) bufs[i].put((byte) 0);
-                    }
-                    break;
-                }
-                pos += n;
-                while (first < bufs.length && !bufs[first].hasRemaining()) first++;
-            }
+            if (write) file.write(segments, pos);
+            else file.read(segments, pos);
             return S_OK;
         } catch (IOException e) {
             c.warn(0, (write ? "write" : "read") + " of " + image + " at byte " + pos + " failed: " + e.getMessage());
@@ -211,7 +197,7 @@ public final class BlockDevice implements VirtioDevice {
     private int flush(DeviceContext c) {
         if (readOnly) return S_OK;
         try {
-            file.force(true);
+            file.flush();
             return S_OK;
         } catch (IOException e) {
             c.warn(0, "fsync of " + image + " failed: " + e.getMessage());
@@ -241,10 +227,11 @@ public final class BlockDevice implements VirtioDevice {
     public void close() {
         ctx = null;
         try {
-            if (!readOnly && file.isOpen()) file.force(true);
-            file.close();
+            if (!readOnly && file.isOpen()) file.flush();
         } catch (IOException e) {
             throw new java.io.UncheckedIOException("closing " + image + ": " + e.getMessage(), e);
+        } finally {
+            file.close();
         }
     }
 }

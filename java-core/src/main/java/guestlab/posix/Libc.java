@@ -35,8 +35,16 @@ public final class Libc {
     private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
 
     static MethodHandle bind(String name, FunctionDescriptor fd) {
+        return bind(name, fd, CAPTURE_ERRNO);
+    }
+
+    static MethodHandle bind(String name, FunctionDescriptor fd, Linker.Option... options) {
         MemorySegment symbol = LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name));
-        return LINKER.downcallHandle(symbol, fd, CAPTURE_ERRNO);
+        return LINKER.downcallHandle(symbol, fd, options);
+    }
+
+    static Linker.Option captureErrno() {
+        return CAPTURE_ERRNO;
     }
 
     private static final MethodHandle MEMFD_CREATE = bind("memfd_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));

@@ -1,0 +1,144 @@
+package guestlab.posix;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.Path;
+import java.util.List;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * A host file opened through libc, for positional scatter/gather I/O straight between the file
+ * and native memory: one preadv(2)/pwritev(2) moves a whole list of buffers, and since no call
+ * uses the file offset, several threads may transfer at once. FileChannel has no positional
+ * gathering call, and its buffers would need wrapping per transfer.
+ */
+@SuppressWarnings("restricted")
+public final class PosixFile implements AutoCloseable {
+    public static final int ENOENT = 2;
+    private static final int O_RDONLY = 0, O_RDWR = 2, O_CLOEXEC = 0x80000;
+    private static final int SEEK_END = 2;
+    /** Linux's UIO_MAXIOV: more buffers than this are moved in several calls. */
+    static final int IOV_MAX = 1024;
+    private static final long IOVEC_BYTES = 16; // struct iovec { void *iov_base; size_t iov_len; }
+
+    // open(2) is variadic (the mode follows the flags).
+    private static final MethodHandle OPEN = Libc.bind("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
+            Libc.captureErrno(), Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle LSEEK = Libc.bind("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle PREADV = Libc.bind("preadv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle PWRITEV = Libc.bind("pwritev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle FSYNC = Libc.bind("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+
+    private final int fd;
+    private volatile boolean closed;
+
+    private PosixFile(int fd) {
+        this.fd = fd;
+    }
+
+    /** Opens an existing file, read-only or read-write. */
+    public static PosixFile open(Path path, boolean readOnly) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(Libc.CALL_STATE);
+            int fd = (int) OPEN.invokeExact(state, arena.allocateFrom(path.toString()),
+                    (readOnly ? O_RDONLY : O_RDWR) | O_CLOEXEC, 0);
+            return new PosixFile(Libc.check(fd, "open", state));
+        } catch (Throwable t) {
+            throw Libc.rethrow(t);
+        }
+    }
+
+    /** The file's length in bytes now. */
+    public long size() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(Libc.CALL_STATE);
+            long n = (long) LSEEK.invokeExact(state, fd, 0L, SEEK_END);
+            if (n < 0) throw new PosixException("lseek", Libc.errno(state));
+            return n;
+        } catch (Throwable t) {
+            throw Libc.rethrow(t);
+        }
+    }
+
+    /**
+     * Fills {@code buffers} from the file at {@code offset}, in order, until they are full or the
+     * file ends; returns the bytes read (less than their total only at the end of the file).
+     */
+    public long readFully(List<MemorySegment> buffers, long offset) {
+        return transfer(PREADV, "preadv", buffers, offset);
+    }
+
+    /** Writes all of {@code buffers} to the file at {@code offset}, in order, extending it if need be. */
+    public void writeFully(List<MemorySegment> buffers, long offset) {
+        transfer(PWRITEV, "pwritev", buffers, offset);
+    }
+
+    /** fsync(2): the file's data and metadata are on stable storage when it returns. */
+    public void fsync() {
+        if (closed) throw new IllegalStateException("file is closed");
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(Libc.CALL_STATE);
+            Libc.check((int) FSYNC.invokeExact(state, fd), "fsync", state);
+        } catch (Throwable t) {
+            throw Libc.rethrow(t);
+        }
+    }
+
+    public boolean isOpen() {
+        return !closed;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) return;
+        closed = true;
+        Libc.close(fd);
+    }
+
+    /** Repeats the call past short transfers and EINTR; stops early only at the end of the file (a read of 0). */
+    private long transfer(MethodHandle call, String name, List<MemorySegment> buffers, long offset) {
+        if (closed) throw new IllegalStateException("file is closed");
+        long done = 0;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = arena.allocate(Libc.CALL_STATE);
+            MemorySegment iov = arena.allocate(IOVEC_BYTES * Math.min(buffers.size(), IOV_MAX), 8);
+            int first = 0;      // the first buffer not yet wholly moved
+            long skip = 0;      // bytes of it already moved
+            while (first < buffers.size()) {
+                int count = Math.min(buffers.size() - first, IOV_MAX);
+                for (int i = 0; i < count; i++) {
+                    MemorySegment b = buffers.get(first + i);
+                    if (!b.isNative()) throw new IllegalArgumentException("buffer is not native memory");
+                    long at = i == 0 ? skip : 0;
+                    iov.set(JAVA_LONG, IOVEC_BYTES * i, b.address() + at);
+                    iov.set(JAVA_LONG, IOVEC_BYTES * i + 8, b.byteSize() - at);
+                }
+                long n = (long) call.invokeExact(state, fd, iov, count, offset + done);
+                if (n < 0) {
+                    int e = Libc.errno(state);
+                    if (e == Libc.EINTR) continue;
+                    throw new PosixException(name, e);
+                }
+                if (n == 0) {
+                    if (call == PREADV) return done;
+                    throw new PosixException(name, 5); // EIO: a write that moves nothing would loop forever
+                }
+                done += n;
+                skip += n;
+                while (first < buffers.size() && skip >= buffers.get(first).byteSize()) {
+                    skip -= buffers.get(first).byteSize();
+                    first++;
+                }
+            }
+            return done;
+        } catch (Throwable t) {
+            throw Libc.rethrow(t);
+        }
+    }
+}

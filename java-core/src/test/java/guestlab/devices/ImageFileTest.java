@@ -1,0 +1,115 @@
+package guestlab.devices;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** Large transfers cut into parts on several threads land exactly where one transfer would (shared arenas: guest memory is reachable from every thread). */
+class ImageFileTest {
+    @TempDir
+    Path dir;
+
+    /** Buffers of uneven sizes, so parts start and end inside buffers. */
+    private static List<MemorySegment> buffers(Arena arena, int... sizes) {
+        List<MemorySegment> out = new ArrayList<>();
+        for (int s : sizes) out.add(arena.allocate(s));
+        return out;
+    }
+
+    private static byte[] concat(List<MemorySegment> buffers) {
+        int n = 0;
+        for (MemorySegment b : buffers) n += (int) b.byteSize();
+        byte[] out = new byte[n];
+        int at = 0;
+        for (MemorySegment b : buffers) {
+            MemorySegment.copy(b, ValueLayout.JAVA_BYTE, 0, out, at, (int) b.byteSize());
+            at += (int) b.byteSize();
+        }
+        return out;
+    }
+
+    @Test
+    void aLargeScatteredWriteAndReadRoundTrip() throws Exception {
+        Path img = dir.resolve("disk.img");
+        Files.write(img, new byte[4 << 20]);
+        byte[] data = new byte[1 << 20];
+        new Random(7).nextBytes(data);
+        try (Arena arena = Arena.ofShared(); ImageFile f = ImageFile.open(img, false)) {
+            List<MemorySegment> out = buffers(arena, 4096, 300_000, 1536, 400_000, 512, 342_432);
+            int at = 0;
+            for (MemorySegment b : out) {
+                MemorySegment.copy(data, at, b, ValueLayout.JAVA_BYTE, 0, (int) b.byteSize());
+                at += (int) b.byteSize();
+            }
+            f.write(out, 512 * 1000);
+            f.flush();
+            List<MemorySegment> in = buffers(arena, 700_000, 348_576);
+            f.read(in, 512 * 1000);
+            assertArrayEquals(data, concat(in), "read back through the device's own path");
+        }
+        byte[] file = Files.readAllBytes(img);
+        assertArrayEquals(data, Arrays.copyOfRange(file, 512 * 1000, 512 * 1000 + data.length), "the bytes on the host");
+        assertEquals(4 << 20, file.length, "nothing written outside the range");
+    }
+
+    @Test
+    void whatLiesPastTheEndOfTheFileReadsAsZeros() throws Exception {
+        Path img = dir.resolve("short.img");
+        byte[] content = new byte[300_000];
+        Arrays.fill(content, (byte) 5);
+        Files.write(img, content);
+        try (Arena arena = Arena.ofShared(); ImageFile f = ImageFile.open(img, true)) {
+            List<MemorySegment> in = buffers(arena, 200_000, 200_000, 124_288);
+            for (MemorySegment b : in) b.fill((byte) 0x77);
+            f.read(in, 0);
+            byte[] got = concat(in);
+            for (int i = 0; i < got.length; i++) {
+                assertEquals(i < content.length ? 5 : 0, got[i], "byte " + i);
+            }
+        }
+    }
+
+    @Test
+    void aHostWriteThatFailsIsAnErrorInEveryPart() throws Exception {
+        Path img = dir.resolve("ro.img");
+        Files.write(img, new byte[2 << 20]);
+        try (Arena arena = Arena.ofShared(); ImageFile f = ImageFile.open(img, true)) { // writes get EBADF
+            IOException small = assertThrows(IOException.class, () -> f.write(buffers(arena, 512), 0));
+            assertTrue(small.getMessage().contains("pwritev"), small.getMessage());
+            assertThrows(IOException.class, () -> f.write(buffers(arena, 1 << 20), 0), "a write cut into parts");
+        }
+    }
+
+    @Test
+    void aMissingImageIsNamed() {
+        assertThrows(NoSuchFileException.class, () -> ImageFile.open(dir.resolve("nope.img"), false));
+    }
+
+    @Test
+    void closingStopsTheIoThreads() throws Exception {
+        Path img = dir.resolve("t.img");
+        Files.write(img, new byte[1 << 20]);
+        try (Arena arena = Arena.ofShared()) {
+            ImageFile f = ImageFile.open(img, false);
+            f.write(buffers(arena, 1 << 20), 0);
+            f.close();
+            f.close();
+            assertFalse(f.isOpen());
+        }
+        assertTrue(Thread.getAllStackTraces().keySet().stream().noneMatch(t -> t.getName().startsWith("guestlab-t.img-io-")),
+                "no I/O thread outlives its image");
+    }
+}
