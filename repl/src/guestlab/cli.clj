@@ -6,6 +6,18 @@
 
 (defn- say [& xs] (binding [*out* *err*] (apply println "guestlab:" xs)))
 
+(defn- load-in-own-ns
+  "Loads a recipe in a namespace of its own, removed afterwards, so its defs never land in the
+  caller's namespace (or clojure.core) and two recipes cannot see each other's."
+  [path]
+  (let [ns-sym (gensym "guestlab.recipe-")
+        ns (create-ns ns-sym)]
+    (try
+      (binding [*ns* ns]
+        (refer 'clojure.core)
+        (load-file path))
+      (finally (remove-ns ns-sym)))))
+
 (defn run-recipe
   "Loads a recipe file; every guest is stopped afterwards, even when it fails. Returns 0 on
   success, 1 on failure (after printing why)."
@@ -16,7 +28,7 @@
       (do (say "no such recipe:" file) 2)
       (try
         (say "running" file)
-        (load-file (.getPath f))
+        (load-in-own-ns (.getPath f))
         (say (format "%s finished in %.1f s" file (/ (- (System/nanoTime) t0) 1e9)))
         0
         (catch Throwable e

@@ -13,6 +13,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -113,33 +114,29 @@ final class ImageFile implements AutoCloseable {
         long total = 0;
         for (MemorySegment b : buffers) total += b.byteSize();
         int n = (int) Math.min(parts, total / MIN_PART);
-        try {
-            if (n < 2) {
-                op.move(buffers, pos);
-                return;
-            }
-            List<List<MemorySegment>> split = split(buffers, (total + n - 1) / n);
-            List<Future<?>> pending = new ArrayList<>();
-            long at = pos + bytes(split.getFirst());
-            for (List<MemorySegment> part : split.subList(1, split.size())) {
-                long partAt = at;
-                pending.add(helpers.submit(() -> op.move(part, partAt)));
-                at += bytes(part);
-            }
-            RuntimeException failed = null;
+        List<List<MemorySegment>> split = n < 2 ? List.of(buffers) : split(buffers, (total + n - 1) / n);
+        List<Future<?>> pending = new ArrayList<>();
+        RuntimeException failed = null;
+        long at = pos + bytes(split.getFirst());
+        for (List<MemorySegment> part : split.subList(1, split.size())) {
+            long partAt = at;
             try {
-                op.move(split.getFirst(), pos);
-            } catch (RuntimeException e) {
-                failed = e;
+                pending.add(helpers.submit(() -> op.move(part, partAt)));
+            } catch (RejectedExecutionException closing) {
+                failed = new IllegalStateException(path + " is closing");
             }
-            for (Future<?> f : pending) {
-                Throwable t = awaitUninterruptibly(f); // every part, failed or not: they touch guest memory
-                if (failed == null && t != null) failed = t instanceof RuntimeException r ? r : new IllegalStateException(t);
-            }
-            if (failed != null) throw failed;
-        } catch (PosixException e) {
-            throw new IOException(e.getMessage(), e);
+            at += bytes(part);
         }
+        try {
+            if (failed == null) op.move(split.getFirst(), pos);
+        } catch (RuntimeException e) {
+            failed = e;
+        }
+        for (Future<?> f : pending) {
+            Throwable t = awaitUninterruptibly(f); // every part, failed or not: they touch guest memory
+            if (failed == null && t != null) failed = t instanceof RuntimeException r ? r : new IllegalStateException(t);
+        }
+        if (failed != null) throw new IOException(failed.getMessage(), failed);
     }
 
     /** Waits for {@code f} even if interrupted (keeping the interrupt); returns what it threw, or null. */
