@@ -34,17 +34,12 @@ public final class Libc {
             CALL_STATE.varHandle(java.lang.foreign.MemoryLayout.PathElement.groupElement("errno"));
     private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
 
-    static MethodHandle bind(String name, FunctionDescriptor fd) {
-        return bind(name, fd, CAPTURE_ERRNO);
-    }
-
-    static MethodHandle bind(String name, FunctionDescriptor fd, Linker.Option... options) {
+    /** A downcall that captures errno; {@code more} adds options (firstVariadicArg for open(2)). */
+    static MethodHandle bind(String name, FunctionDescriptor fd, Linker.Option... more) {
         MemorySegment symbol = LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name));
+        Linker.Option[] options = java.util.Arrays.copyOf(more, more.length + 1);
+        options[more.length] = CAPTURE_ERRNO;
         return LINKER.downcallHandle(symbol, fd, options);
-    }
-
-    static Linker.Option captureErrno() {
-        return CAPTURE_ERRNO;
     }
 
     private static final MethodHandle MEMFD_CREATE = bind("memfd_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));

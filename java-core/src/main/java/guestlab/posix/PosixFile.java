@@ -29,7 +29,7 @@ public final class PosixFile implements AutoCloseable {
 
     // open(2) is variadic (the mode follows the flags).
     private static final MethodHandle OPEN = Libc.bind("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
-            Libc.captureErrno(), Linker.Option.firstVariadicArg(2));
+            Linker.Option.firstVariadicArg(2));
     private static final MethodHandle LSEEK = Libc.bind("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
     private static final MethodHandle PREADV = Libc.bind("preadv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
     private static final MethodHandle PWRITEV = Libc.bind("pwritev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
