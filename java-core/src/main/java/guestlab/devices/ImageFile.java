@@ -31,21 +31,12 @@ final class ImageFile implements AutoCloseable {
     }
 
     long size() throws IOException {
-        try {
-            return file.size();
-        } catch (PosixException e) {
-            throw new IOException(e.getMessage(), e);
-        }
+        return host(file::size);
     }
 
     /** Fills {@code buffers} from byte {@code pos}; what lies past the end of the file reads as zeros. */
     void read(List<MemorySegment> buffers, long pos) throws IOException {
-        long n;
-        try {
-            n = file.readFully(buffers, pos);
-        } catch (PosixException e) {
-            throw new IOException(e.getMessage(), e);
-        }
+        long n = host(() -> file.readFully(buffers, pos));
         for (MemorySegment b : buffers) {
             if (n >= b.byteSize()) {
                 n -= b.byteSize();
@@ -58,20 +49,18 @@ final class ImageFile implements AutoCloseable {
 
     /** Writes all of {@code buffers} at byte {@code pos}, extending the file if need be. */
     void write(List<MemorySegment> buffers, long pos) throws IOException {
-        try {
+        host(() -> {
             file.writeFully(buffers, pos);
-        } catch (PosixException e) {
-            throw new IOException(e.getMessage(), e);
-        }
+            return null;
+        });
     }
 
     /** The data written so far is on stable storage when this returns (fsync). */
     void flush() throws IOException {
-        try {
+        host(() -> {
             file.fsync();
-        } catch (PosixException e) {
-            throw new IOException(e.getMessage(), e);
-        }
+            return null;
+        });
     }
 
     boolean isOpen() {
@@ -81,5 +70,14 @@ final class ImageFile implements AutoCloseable {
     @Override
     public void close() {
         file.close();
+    }
+
+    /** Runs a libc call on the file; its failure becomes the IOException the device reports. */
+    private static <T> T host(java.util.function.Supplier<T> call) throws IOException {
+        try {
+            return call.get();
+        } catch (PosixException e) {
+            throw new IOException(e.getMessage(), e);
+        }
     }
 }

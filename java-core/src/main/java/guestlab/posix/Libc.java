@@ -25,7 +25,7 @@ public final class Libc {
     public static final int MAP_SHARED = 1;
     public static final int MFD_CLOEXEC = 1;
     public static final int EFD_CLOEXEC = 0x80000;
-    public static final int EINTR = 4, EAGAIN = 11;
+    public static final int EINTR = 4, EIO = 5, EAGAIN = 11;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LIBC = LINKER.defaultLookup();

@@ -24,7 +24,7 @@ public final class PosixFile implements AutoCloseable {
     private static final int O_RDONLY = 0, O_RDWR = 2, O_CLOEXEC = 0x80000;
     private static final int SEEK_END = 2;
     /** Linux's UIO_MAXIOV: more buffers than this are moved in several calls. */
-    static final int IOV_MAX = 1024;
+    private static final int IOV_MAX = 1024;
     private static final long IOVEC_BYTES = 16; // struct iovec { void *iov_base; size_t iov_len; }
 
     // open(2) is variadic (the mode follows the flags).
@@ -56,6 +56,7 @@ public final class PosixFile implements AutoCloseable {
 
     /** The file's length in bytes now. */
     public long size() {
+        checkOpen();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(Libc.CALL_STATE);
             long n = (long) LSEEK.invokeExact(state, fd, 0L, SEEK_END);
@@ -81,7 +82,7 @@ public final class PosixFile implements AutoCloseable {
 
     /** fsync(2): the file's data and metadata are on stable storage when it returns. */
     public void fsync() {
-        if (closed) throw new IllegalStateException("file is closed");
+        checkOpen();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(Libc.CALL_STATE);
             Libc.check((int) FSYNC.invokeExact(state, fd), "fsync", state);
@@ -101,9 +102,14 @@ public final class PosixFile implements AutoCloseable {
         Libc.close(fd);
     }
 
+    /** A closed descriptor's number may already name another file: refuse instead. */
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("file is closed");
+    }
+
     /** Repeats the call past short transfers and EINTR; stops early only at the end of the file (a read of 0). */
     private long transfer(MethodHandle call, String name, List<MemorySegment> buffers, long offset) {
-        if (closed) throw new IllegalStateException("file is closed");
+        checkOpen();
         long done = 0;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(Libc.CALL_STATE);
@@ -127,7 +133,7 @@ public final class PosixFile implements AutoCloseable {
                 }
                 if (n == 0) {
                     if (call == PREADV) return done;
-                    throw new PosixException(name, 5); // EIO: a write that moves nothing would loop forever
+                    throw new PosixException(name, Libc.EIO); // a write that moves nothing would loop forever
                 }
                 done += n;
                 skip += n;

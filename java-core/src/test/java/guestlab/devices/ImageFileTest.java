@@ -22,7 +22,7 @@ class ImageFileTest {
     @TempDir
     Path dir;
 
-    /** Buffers of uneven sizes, so parts start and end inside buffers. */
+    /** Native buffers of the given sizes (uneven, so that short transfers resume inside a buffer). */
     private static List<MemorySegment> buffers(Arena arena, int... sizes) {
         List<MemorySegment> out = new ArrayList<>();
         for (int s : sizes) out.add(arena.allocate(s));
