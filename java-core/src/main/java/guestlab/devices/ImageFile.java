@@ -7,14 +7,28 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A raw disk image on the host, moving data straight between the file and guest memory: one
- * positional preadv/pwritev per request, its iovecs pointing into guest RAM. A host failure is an
+ * A raw disk image on the host, moving data straight between the file and guest memory with
+ * positional preadv/pwritev, their iovecs pointing into guest RAM: one call per read, one per
+ * {@value #WRITE_PIECE}-byte stretch of the file for writes. A host failure is an
  * {@link IOException} naming the call and errno.
  */
 final class ImageFile implements AutoCloseable {
+    /**
+     * The most one pwritev writes; no call crosses a multiple of it in the file. The page cache
+     * sizes its folios by the write, and large folios were slow here: on a host whose free memory
+     * goes back to its own hypervisor (virtio-balloon free page reporting, as on these machines)
+     * they are mostly memory that has to fault in again. Measured on these machines, host-only:
+     * 512 KiB calls 3.8 GB/s, 1 MiB calls 1.6, 2 MiB calls 0.5; under a guest writing 1 GiB with
+     * O_DIRECT, 128 KiB pieces took 1.6-2.5 s where 512 KiB pieces took 2.1-3.2 s. The cost where
+     * memory stays backed: host-only, 256 KiB calls ran within 5 % of 512 KiB ones, 64 KiB calls
+     * 20 % slower.
+     */
+    static final long WRITE_PIECE = 128 << 10;
+
     private final PosixFile file;
 
     private ImageFile(PosixFile file) {
@@ -47,10 +61,32 @@ final class ImageFile implements AutoCloseable {
         }
     }
 
-    /** Writes all of {@code buffers} at byte {@code pos}, extending the file if need be. */
+    /** Writes all of {@code buffers} at byte {@code pos}, in order, extending the file if need be. */
     void write(List<MemorySegment> buffers, long pos) throws IOException {
+        List<MemorySegment> piece = new ArrayList<>();
+        long start = pos;
+        long end = (pos / WRITE_PIECE + 1) * WRITE_PIECE;
+        long filled = pos;
+        for (MemorySegment b : buffers) {
+            for (long off = 0; off < b.byteSize(); ) {
+                long take = Math.min(b.byteSize() - off, end - filled);
+                piece.add(take == b.byteSize() ? b : b.asSlice(off, take));
+                off += take;
+                filled += take;
+                if (filled == end) {
+                    writePiece(piece, start);
+                    piece.clear();
+                    start = end;
+                    end += WRITE_PIECE;
+                }
+            }
+        }
+        if (!piece.isEmpty()) writePiece(piece, start);
+    }
+
+    private void writePiece(List<MemorySegment> piece, long pos) throws IOException {
         host(() -> {
-            file.writeFully(buffers, pos);
+            file.writeFully(piece, pos);
             return null;
         });
     }

@@ -45,10 +45,11 @@ class ImageFileTest {
     void aLargeScatteredWriteAndReadRoundTrip() throws Exception {
         Path img = dir.resolve("disk.img");
         Files.write(img, new byte[4 << 20]);
-        byte[] data = new byte[1 << 20];
+        byte[] data = new byte[2 << 20];
         new Random(7).nextBytes(data);
         try (Arena arena = Arena.ofShared(); ImageFile f = ImageFile.open(img, false)) {
-            List<MemorySegment> out = buffers(arena, 4096, 300_000, 1536, 400_000, 512, 342_432);
+            // starts inside a write piece; the 1.2 MB buffer spans three of them
+            List<MemorySegment> out = buffers(arena, 4096, 300_000, 1536, 1_200_000, 512, 591_008);
             int at = 0;
             for (MemorySegment b : out) {
                 MemorySegment.copy(data, at, b, ValueLayout.JAVA_BYTE, 0, (int) b.byteSize());
@@ -56,7 +57,7 @@ class ImageFileTest {
             }
             f.write(out, 512 * 1000);
             f.flush();
-            List<MemorySegment> in = buffers(arena, 700_000, 348_576);
+            List<MemorySegment> in = buffers(arena, 700_000, 1_397_152);
             f.read(in, 512 * 1000);
             assertArrayEquals(data, concat(in), "read back through the device's own path");
         }
