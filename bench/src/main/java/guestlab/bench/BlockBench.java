@@ -28,7 +28,7 @@ import java.util.Map;
  * cached) writes into a cold cache and whoever follows it into a warm one. One unmeasured
  * guestlab run comes first, so that the JVM has compiled the device path before it is timed, as
  * a launcher that serves a guest for its lifetime has (the C back-ends need no warm-up).
- * Usage: BlockBench [rounds]  (bench/block.sh; 5 rounds unless told)
+ * Usage: BlockBench [rounds]  (bench/block.sh; 7 rounds unless told)
  */
 public final class BlockBench {
     private static final Duration T = Duration.ofMinutes(5);
@@ -36,7 +36,7 @@ public final class BlockBench {
     private static final int RANDOM_READS = 300;
 
     public static void main(String[] args) throws Exception {
-        int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
+        int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 7;
         GuestKit kit = new DebianKit(DebianKit.defaultCache(), s -> System.err.println("bench: " + s)).get();
         Path dir = Files.createTempDirectory("guestlab-bench-");
         Path image = dir.resolve("disk.img");
@@ -61,14 +61,9 @@ public final class BlockBench {
             Map<String, List<Double>> m = results.get(mode);
             System.out.printf("%-22s %14.1f %14.1f %14.1f%n", mode, median(m.get("write")), median(m.get("read")), median(m.get("rand")));
         }
-        Map<String, List<Double>> g = results.get("guestlab"), q = results.get("qemu-storage-daemon");
-        System.out.printf("%nguestlab / qemu-storage-daemon: write %.2f, read %.2f, random %.2f%n",
-                median(g.get("write")) / median(q.get("write")), median(g.get("read")) / median(q.get("read")),
-                median(g.get("rand")) / median(q.get("rand")));
-        Map<String, List<Double>> b = results.get("qemu-builtin");
-        System.out.printf("guestlab / qemu-builtin:        write %.2f, read %.2f, random %.2f%n",
-                median(g.get("write")) / median(b.get("write")), median(g.get("read")) / median(b.get("read")),
-                median(g.get("rand")) / median(b.get("rand")));
+        Map<String, List<Double>> g = results.get("guestlab");
+        ratios(g, results.get("qemu-storage-daemon"), "qemu-storage-daemon");
+        ratios(g, results.get("qemu-builtin"), "qemu-builtin");
         try (var files = Files.list(dir)) {
             for (Path f : files.toList()) Files.deleteIfExists(f);
         }
@@ -143,6 +138,25 @@ public final class BlockBench {
 
     private static List<String> vhostUserBlk(Path sock) {
         return List.of("-chardev", "socket,id=vu0,path=" + sock, "-device", "vhost-user-blk-pci,chardev=vu0,num-queues=1");
+    }
+
+    /**
+     * guestlab over a peer two ways: the ratio of the medians, and the median of the rounds' own
+     * ratios. The second pairs runs a minute apart, so it holds when the machine's speed drifts
+     * during the bench, as this shared machine's does.
+     */
+    private static void ratios(Map<String, List<Double>> g, Map<String, List<Double>> peer, String name) {
+        System.out.printf("%nguestlab / %s:%n", name);
+        for (String k : List.of("write", "read", "rand")) {
+            List<Double> a = g.get(k), b = peer.get(k), paired = new ArrayList<>();
+            StringBuilder rounds = new StringBuilder();
+            for (int i = 0; i < a.size(); i++) {
+                paired.add(a.get(i) / b.get(i));
+                rounds.append(String.format(" %.2f", paired.getLast()));
+            }
+            System.out.printf("  %-6s ratio of medians %.2f, median of round ratios %.2f (rounds:%s)%n",
+                    k, median(a) / median(b), median(paired), rounds);
+        }
     }
 
     static double median(List<Double> xs) {

@@ -48,7 +48,7 @@ class ImageFileTest {
         byte[] data = new byte[2 << 20];
         new Random(7).nextBytes(data);
         try (Arena arena = Arena.ofShared(); ImageFile f = ImageFile.open(img, false)) {
-            // starts inside a write piece; the 1.2 MB buffer spans three of them
+            // starts inside a write piece; the 1.2 MB buffer spans several of them
             List<MemorySegment> out = buffers(arena, 4096, 300_000, 1536, 1_200_000, 512, 591_008);
             int at = 0;
             for (MemorySegment b : out) {
