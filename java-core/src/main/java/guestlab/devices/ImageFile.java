@@ -21,9 +21,9 @@ final class ImageFile implements AutoCloseable {
      * The most one pwritev writes; no call crosses a multiple of it in the file. The page cache
      * sizes its folios by the write, and large folios were slow here: on a host whose free memory
      * goes back to its own hypervisor (virtio-balloon free page reporting, as on these machines)
-     * they are mostly memory that has to fault in again. Measured on these machines, host-only:
+     * they are most likely memory that has to fault in again. Measured on these machines, host-only:
      * 512 KiB calls 3.8 GB/s, 1 MiB calls 1.6, 2 MiB calls 0.5; under a guest writing 1 GiB with
-     * O_DIRECT, 128 KiB pieces took 1.6-2.5 s where 512 KiB pieces took 2.1-3.2 s. The cost where
+     * O_DIRECT, medians of 10 writes: 128 KiB pieces 2.05 s, 512 KiB 2.55 s. The cost where
      * memory stays backed: host-only, 256 KiB calls ran within 5 % of 512 KiB ones, 64 KiB calls
      * 20 % slower.
      */
