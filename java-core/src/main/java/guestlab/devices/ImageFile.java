@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -63,30 +62,8 @@ final class ImageFile implements AutoCloseable {
 
     /** Writes all of {@code buffers} at byte {@code pos}, in order, extending the file if need be. */
     void write(List<MemorySegment> buffers, long pos) throws IOException {
-        List<MemorySegment> piece = new ArrayList<>();
-        long start = pos;
-        long end = (pos / WRITE_PIECE + 1) * WRITE_PIECE;
-        long filled = pos;
-        for (MemorySegment b : buffers) {
-            for (long off = 0; off < b.byteSize(); ) {
-                long take = Math.min(b.byteSize() - off, end - filled);
-                piece.add(take == b.byteSize() ? b : b.asSlice(off, take));
-                off += take;
-                filled += take;
-                if (filled == end) {
-                    writePiece(piece, start);
-                    piece.clear();
-                    start = end;
-                    end += WRITE_PIECE;
-                }
-            }
-        }
-        if (!piece.isEmpty()) writePiece(piece, start);
-    }
-
-    private void writePiece(List<MemorySegment> piece, long pos) throws IOException {
         host(() -> {
-            file.writeFully(piece, pos);
+            file.writeFully(buffers, pos, WRITE_PIECE);
             return null;
         });
     }

@@ -72,12 +72,16 @@ public final class PosixFile implements AutoCloseable {
      * file ends; returns the bytes read (less than their total only at the end of the file).
      */
     public long readFully(List<MemorySegment> buffers, long offset) {
-        return transfer(PREADV, "preadv", buffers, offset);
+        return transfer(PREADV, "preadv", buffers, offset, Long.MAX_VALUE);
     }
 
-    /** Writes all of {@code buffers} to the file at {@code offset}, in order, extending it if need be. */
-    public void writeFully(List<MemorySegment> buffers, long offset) {
-        transfer(PWRITEV, "pwritev", buffers, offset);
+    /**
+     * Writes all of {@code buffers} to the file at {@code offset}, in order, extending it if need
+     * be; no single pwritev crosses a multiple of {@code piece} bytes of the file.
+     */
+    public void writeFully(List<MemorySegment> buffers, long offset, long piece) {
+        if (piece <= 0) throw new IllegalArgumentException("piece of " + piece + " bytes");
+        transfer(PWRITEV, "pwritev", buffers, offset, piece);
     }
 
     /** fsync(2): the file's data and metadata are on stable storage when it returns. */
@@ -107,8 +111,12 @@ public final class PosixFile implements AutoCloseable {
         if (closed) throw new IllegalStateException("file is closed");
     }
 
-    /** Repeats the call past short transfers and EINTR; stops early only at the end of the file (a read of 0). */
-    private long transfer(MethodHandle call, String name, List<MemorySegment> buffers, long offset) {
+    /**
+     * Repeats the call past short transfers and EINTR, each call ending at the next multiple of
+     * {@code piece} bytes of the file at the latest; stops early only at the end of the file (a
+     * read of 0).
+     */
+    private long transfer(MethodHandle call, String name, List<MemorySegment> buffers, long offset, long piece) {
         checkOpen();
         long done = 0;
         try (Arena arena = Arena.ofConfined()) {
@@ -117,13 +125,16 @@ public final class PosixFile implements AutoCloseable {
             int first = 0;      // the first buffer not yet wholly moved
             long skip = 0;      // bytes of it already moved
             while (first < buffers.size()) {
-                int count = Math.min(buffers.size() - first, IOV_MAX);
-                for (int i = 0; i < count; i++) {
-                    MemorySegment b = buffers.get(first + i);
+                long room = piece - (offset + done) % piece; // bytes to the piece's end
+                int count = 0;
+                for (int i = first; i < buffers.size() && count < IOV_MAX && room > 0; i++, count++) {
+                    MemorySegment b = buffers.get(i);
                     if (!b.isNative()) throw new IllegalArgumentException("buffer is not native memory");
-                    long at = i == 0 ? skip : 0;
-                    iov.set(JAVA_LONG, IOVEC_BYTES * i, b.address() + at);
-                    iov.set(JAVA_LONG, IOVEC_BYTES * i + 8, b.byteSize() - at);
+                    long at = i == first ? skip : 0;
+                    long len = Math.min(b.byteSize() - at, room);
+                    iov.set(JAVA_LONG, IOVEC_BYTES * count, b.address() + at);
+                    iov.set(JAVA_LONG, IOVEC_BYTES * count + 8, len);
+                    room -= len;
                 }
                 long n = (long) call.invokeExact(state, fd, iov, count, offset + done);
                 if (n < 0) {
