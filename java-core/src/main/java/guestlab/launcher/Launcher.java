@@ -98,7 +98,8 @@ public final class Launcher implements AutoCloseable {
     private SimGuest startSim(GuestSpec spec, List<AutoCloseable> built) throws IOException {
         EventBus events = new EventBus(4096);
         // Guest RAM plus one page above it for the lguest device page.
-        MemfdMemory mem = MemfdMemory.allocate("guestlab-" + spec.name(), spec.memoryBytes() + LguestRing.PAGE_SIZE);
+        MemfdMemory mem = MemfdMemory.allocate("guestlab-" + spec.name(), spec.memoryBytes() + LguestRing.PAGE_SIZE,
+                "guest " + spec.name() + " is stopped");
         built.add(mem);
         Map<String, VirtioDevice> devices = new LinkedHashMap<>();
         Map<String, BufferConsole> consoles = new LinkedHashMap<>();

@@ -1,5 +1,6 @@
 package guestlab.memory;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
@@ -13,6 +14,12 @@ import java.util.List;
  * an access that is not wholly inside one region throws {@link GuestMemoryException} and touches
  * nothing. Multi-byte values are little-endian, as virtio 1.x defines them (and as lguest's only
  * architecture, x86, stored them).
+ *
+ * <p>The mappings are segments of one shared {@link Arena}: {@link #close()} ends it, which unmaps
+ * them, and from then on every access, through this object or a segment it handed out, throws
+ * ({@link GuestMemoryClosedException} here) instead of touching unmapped memory. A mapping that
+ * faults (SIGBUS, when the file under it is shorter than the mapping) throws
+ * {@link GuestMemoryFaultException}: the device that made the access breaks, not the process.
  */
 public class GuestMemory implements AutoCloseable {
     private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -20,10 +27,17 @@ public class GuestMemory implements AutoCloseable {
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private final MemoryRegion[] regions;
-    private final AutoCloseable owner;
+    private final Arena arena;
+    private final AutoCloseable afterUnmap;
+    private final String whenClosed;
+    private volatile boolean closed;
 
-    /** @param owner released by {@link #close()} (unmaps and closes the backing), may be null */
-    public GuestMemory(List<MemoryRegion> regions, AutoCloseable owner) {
+    /**
+     * @param arena      owns every region's segment; closed (unmapping them) by {@link #close()}
+     * @param afterUnmap released after the arena (the fds behind the mappings), may be null
+     * @param whenClosed what an access after {@link #close()} is told, e.g. "guest a is stopped"
+     */
+    protected GuestMemory(List<MemoryRegion> regions, Arena arena, AutoCloseable afterUnmap, String whenClosed) {
         List<MemoryRegion> sorted = new ArrayList<>(regions);
         sorted.sort(Comparator.comparingLong(MemoryRegion::base));
         for (int i = 1; i < sorted.size(); i++) {
@@ -31,8 +45,20 @@ public class GuestMemory implements AutoCloseable {
                 throw new IllegalArgumentException("overlapping guest memory regions");
             }
         }
+        for (MemoryRegion r : sorted) {
+            if (!r.segment().scope().equals(arena.scope())) {
+                throw new IllegalArgumentException("a region's segment is not owned by the memory's arena");
+            }
+        }
         this.regions = sorted.toArray(MemoryRegion[]::new);
-        this.owner = owner;
+        this.arena = arena;
+        this.afterUnmap = afterUnmap;
+        this.whenClosed = whenClosed;
+    }
+
+    /** Whether {@link #close()} has released the memory. */
+    public boolean isClosed() {
+        return closed;
     }
 
     /** One past the highest guest-physical address backed by RAM. */
@@ -50,51 +76,92 @@ public class GuestMemory implements AutoCloseable {
      */
     public MemorySegment slice(long gpa, long len) {
         MemoryRegion r = at(gpa, len);
-        return r.segment().asSlice(gpa - r.base(), len);
+        try {
+            return r.segment().asSlice(gpa - r.base(), len);
+        } catch (IllegalStateException e) {
+            throw failed(gpa, len, e);
+        }
     }
 
     public int readU8(long gpa) {
         MemoryRegion r = at(gpa, 1);
-        return Byte.toUnsignedInt(r.segment().get(ValueLayout.JAVA_BYTE, gpa - r.base()));
+        try {
+            return Byte.toUnsignedInt(r.segment().get(ValueLayout.JAVA_BYTE, gpa - r.base()));
+        } catch (IllegalStateException | InternalError e) {
+            throw failed(gpa, 1, e);
+        }
     }
 
     public int readU16(long gpa) {
         MemoryRegion r = at(gpa, 2);
-        return Short.toUnsignedInt(r.segment().get(U16, gpa - r.base()));
+        try {
+            return Short.toUnsignedInt(r.segment().get(U16, gpa - r.base()));
+        } catch (IllegalStateException | InternalError e) {
+            throw failed(gpa, 2, e);
+        }
     }
 
     public long readU32(long gpa) {
         MemoryRegion r = at(gpa, 4);
-        return Integer.toUnsignedLong(r.segment().get(U32, gpa - r.base()));
+        try {
+            return Integer.toUnsignedLong(r.segment().get(U32, gpa - r.base()));
+        } catch (IllegalStateException | InternalError e) {
+            throw failed(gpa, 4, e);
+        }
     }
 
     public long readU64(long gpa) {
         MemoryRegion r = at(gpa, 8);
-        return r.segment().get(U64, gpa - r.base());
+        try {
+            return r.segment().get(U64, gpa - r.base());
+        } catch (IllegalStateException | InternalError e) {
+            throw failed(gpa, 8, e);
+        }
     }
 
     public void writeU8(long gpa, int v) {
         MemoryRegion r = at(gpa, 1);
-        r.segment().set(ValueLayout.JAVA_BYTE, gpa - r.base(), (byte) v);
+        try {
+            r.segment().set(ValueLayout.JAVA_BYTE, gpa - r.base(), (byte) v);
+        } catch (IllegalStateException | InternalError e) {
+            throw failed(gpa, 1, e);
+        }
     }
 
     public void writeU16(long gpa, int v) {
         MemoryRegion r = at(gpa, 2);
-        r.segment().set(U16, gpa - r.base(), (short) v);
+        try {
+            r.segment().set(U16, gpa - r.base(), (short) v);
+        } catch (IllegalStateException | InternalError e) {
+            throw failed(gpa, 2, e);
+        }
     }
 
     public void writeU32(long gpa, long v) {
         MemoryRegion r = at(gpa, 4);
-        r.segment().set(U32, gpa - r.base(), (int) v);
+        try {
+            r.segment().set(U32, gpa - r.base(), (int) v);
+        } catch (IllegalStateException | InternalError e) {
+            throw failed(gpa, 4, e);
+        }
     }
 
     public void writeU64(long gpa, long v) {
         MemoryRegion r = at(gpa, 8);
-        r.segment().set(U64, gpa - r.base(), v);
+        try {
+            r.segment().set(U64, gpa - r.base(), v);
+        } catch (IllegalStateException | InternalError e) {
+            throw failed(gpa, 8, e);
+        }
     }
 
     public byte[] read(long gpa, int len) {
-        return slice(gpa, len).toArray(ValueLayout.JAVA_BYTE);
+        MemorySegment s = slice(gpa, len);
+        try {
+            return s.toArray(ValueLayout.JAVA_BYTE);
+        } catch (IllegalStateException | InternalError e) {
+            throw failed(gpa, len, e);
+        }
     }
 
     public void write(long gpa, byte[] data) {
@@ -102,12 +169,22 @@ public class GuestMemory implements AutoCloseable {
     }
 
     public void write(long gpa, byte[] data, int off, int len) {
-        MemorySegment.copy(data, off, slice(gpa, len), ValueLayout.JAVA_BYTE, 0, len);
+        MemorySegment s = slice(gpa, len);
+        try {
+            MemorySegment.copy(data, off, s, ValueLayout.JAVA_BYTE, 0, len);
+        } catch (IllegalStateException | InternalError e) {
+            throw failed(gpa, len, e);
+        }
     }
 
     /** Zeroes {@code len} bytes at {@code gpa}. */
     public void clear(long gpa, long len) {
-        slice(gpa, len).fill((byte) 0);
+        MemorySegment s = slice(gpa, len);
+        try {
+            s.fill((byte) 0);
+        } catch (IllegalStateException | InternalError e) {
+            throw failed(gpa, len, e);
+        }
     }
 
     /** Orders the ring accesses around it (the virtio spec's memory barriers, section 2.7.13). */
@@ -115,18 +192,42 @@ public class GuestMemory implements AutoCloseable {
         VarHandle.fullFence();
     }
 
-    /** Unmaps and releases the backing (memfd, or the front-end's fds). */
+    /**
+     * Unmaps and releases the backing (memfd, or the front-end's fds). Idempotent. Threads still
+     * reading or writing through a segment get an exception, never unmapped memory (the arena's
+     * close is a handshake with them).
+     */
     @Override
     public void close() {
-        if (owner == null) return;
+        synchronized (this) {
+            if (closed) return;
+            closed = true;
+        }
         try {
-            owner.close();
-        } catch (Exception e) {
-            throw new IllegalStateException("releasing guest memory: " + e.getMessage(), e);
+            arena.close();
+        } finally {
+            if (afterUnmap != null) {
+                try {
+                    afterUnmap.close();
+                } catch (Exception e) {
+                    throw new IllegalStateException("releasing guest memory: " + e.getMessage(), e);
+                }
+            }
         }
     }
 
+    /** An access that began inside guest memory failed: released under it, or its mapping faulted. */
+    private GuestMemoryException failed(long gpa, long len, Throwable cause) {
+        if (cause instanceof InternalError) {
+            return new GuestMemoryFaultException(String.format(
+                    "mapping fault on a guest access of %d bytes at 0x%x: the file behind guest memory is shorter "
+                            + "than its mapping", len, gpa), cause);
+        }
+        return new GuestMemoryClosedException(whenClosed);
+    }
+
     private MemoryRegion at(long gpa, long len) {
+        if (closed) throw new GuestMemoryClosedException(whenClosed);
         MemoryRegion r = find(gpa, len);
         if (r == null) {
             throw new GuestMemoryException(String.format(

@@ -32,8 +32,17 @@ public final class EventFd implements AutoCloseable {
 
     /** Adds one. Refused once closed: the fd number may already belong to another file. */
     public void signal() {
-        if (closed) throw new IllegalStateException("eventfd " + fd + " is closed");
+        if (!trySignal()) throw new IllegalStateException("eventfd " + fd + " is closed");
+    }
+
+    /**
+     * Adds one unless closed; false if closed. Never races {@link #close()}: a signal in progress
+     * finishes before the fd is closed, so it cannot land in a file that reused the number.
+     */
+    public synchronized boolean trySignal() {
+        if (closed) return false;
         signal(fd);
+        return true;
     }
 
     /** Adds one to the eventfd {@code fd}, as the kernel does when an ioeventfd fires. */

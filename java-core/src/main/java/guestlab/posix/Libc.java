@@ -47,6 +47,7 @@ public final class Libc {
     private static final MethodHandle MMAP = bind("mmap",
             FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
     private static final MethodHandle MUNMAP = bind("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle FSTAT = bind("fstat", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle CLOSE = bind("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle EVENTFD = bind("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle READ = bind("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
@@ -75,25 +76,50 @@ public final class Libc {
         }
     }
 
-    /** mmap(2) of {@code length} bytes of {@code fd} at {@code offset}, read-write, shared. */
-    public static MemorySegment mmapShared(int fd, long length, long offset) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(CALL_STATE);
+    /**
+     * mmap(2) of {@code length} bytes of {@code fd} at {@code offset}, read-write, shared. The
+     * mapping is a segment of {@code arena}: closing the arena unmaps it, and any later access
+     * through the segment or its slices throws instead of touching unmapped memory.
+     */
+    public static MemorySegment mmapShared(int fd, long length, long offset, Arena arena) {
+        try (Arena call = Arena.ofConfined()) {
+            MemorySegment state = call.allocate(CALL_STATE);
             MemorySegment p = (MemorySegment) MMAP.invokeExact(state, MemorySegment.NULL, length,
                     PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset);
             if (p.address() == -1L) {
                 throw new PosixException("mmap", errno(state));
             }
-            return p.reinterpret(length);
+            return p.reinterpret(length, arena, Libc::munmapQuietly);
         } catch (Throwable t) {
             throw rethrow(t);
         }
     }
 
-    public static void munmap(MemorySegment mapping) {
+    /** The arena's cleanup: munmap(2) cannot fail on a mapping we made, and there is nobody to tell. */
+    private static void munmapQuietly(MemorySegment mapping) {
+        try (Arena arena = Arena.ofConfined()) {
+            int ignored = (int) MUNMAP.invokeExact(arena.allocate(CALL_STATE), mapping, mapping.byteSize());
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** What fstat(2) says of an fd: its type bits and size. */
+    public record FileStatus(int mode, long size) {
+        private static final int S_IFMT = 0xf000, S_IFREG = 0x8000;
+
+        public boolean isRegularFile() {
+            return (mode & S_IFMT) == S_IFREG;
+        }
+    }
+
+    /** fstat(2); {@code struct stat} on x86_64 has st_mode at byte 24 and st_size at byte 48. */
+    public static FileStatus fstat(int fd) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            check((int) MUNMAP.invokeExact(state, mapping, mapping.byteSize()), "munmap", state);
+            MemorySegment st = arena.allocate(144, 8);
+            check((int) FSTAT.invokeExact(state, fd, st), "fstat", state);
+            return new FileStatus(st.get(JAVA_INT, 24), st.get(JAVA_LONG, 48));
         } catch (Throwable t) {
             throw rethrow(t);
         }
@@ -149,14 +175,22 @@ public final class Libc {
 
     /** Waits until {@code fd} is readable (poll(2) with POLLIN, no timeout), retrying on EINTR. */
     public static void awaitReadable(int fd) {
+        awaitReadable(fd, -1);
+    }
+
+    /**
+     * Waits until {@code fd} is readable, hung up or in error (poll(2) with POLLIN), at most
+     * {@code timeoutMillis} (-1: no limit); false if the time ran out first.
+     */
+    public static boolean awaitReadable(int fd, int timeoutMillis) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
             MemorySegment pfd = arena.allocate(8); // struct pollfd {int fd; short events; short revents}
             pfd.set(JAVA_INT, 0, fd);
             pfd.set(java.lang.foreign.ValueLayout.JAVA_SHORT, 4, (short) 1); // POLLIN
             while (true) {
-                int n = (int) POLL.invokeExact(state, pfd, 1L, -1);
-                if (n >= 0) return;
+                int n = (int) POLL.invokeExact(state, pfd, 1L, timeoutMillis);
+                if (n >= 0) return n > 0;
                 int e = errno(state);
                 if (e != EINTR) throw new PosixException("poll", e);
             }

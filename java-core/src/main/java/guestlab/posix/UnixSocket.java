@@ -43,17 +43,47 @@ public final class UnixSocket implements AutoCloseable {
         this.fd = fd;
     }
 
-    /** A listening socket at {@code path} (an old socket file there is replaced). */
+    /**
+     * A listening socket at {@code path}. A stale socket file there (nobody accepts on it) is
+     * replaced; a live one, or a file that is no socket, is refused: taking the name of a
+     * socket another process serves would leave that process running but unreachable.
+     */
     public static UnixSocket listen(Path path) {
-        try {
-            Files.deleteIfExists(path);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException("cannot replace " + path, e);
+        if (Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            if (!isSocket(path)) throw new IllegalArgumentException(path + " exists and is not a socket; refusing to replace it");
+            if (isServed(path)) {
+                throw new IllegalStateException(path + " is served by a live process (a connection to it succeeded); "
+                        + "stop that process or choose another path");
+            }
+            try {
+                Files.deleteIfExists(path);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot replace the stale socket " + path, e);
+            }
         }
         return open(path, (state, s, addr) -> {
             Libc.check((int) BIND.invokeExact(state, s, addr, 110), "bind " + path, state);
             Libc.check((int) LISTEN.invokeExact(state, s, 4), "listen", state);
         });
+    }
+
+    private static boolean isSocket(Path path) {
+        try {
+            // st_mode's type bits: S_IFSOCK is 0140000
+            return Files.getAttribute(path, "unix:mode", java.nio.file.LinkOption.NOFOLLOW_LINKS) instanceof Integer mode
+                    && (mode & 0xf000) == 0xc000;
+        } catch (java.io.IOException | UnsupportedOperationException e) {
+            return false;
+        }
+    }
+
+    /** Whether a process accepts connections at {@code path} (connect succeeds; ECONNREFUSED: stale). */
+    private static boolean isServed(Path path) {
+        try (UnixSocket probe = connect(path)) {
+            return true;
+        } catch (PosixException e) {
+            return false;
+        }
     }
 
     /** Connects to the listening socket at {@code path}. */
@@ -180,6 +210,11 @@ public final class UnixSocket implements AutoCloseable {
         } catch (Throwable t) {
             throw Libc.rethrow(t);
         }
+    }
+
+    /** Waits at most {@code timeoutMillis} (-1: no limit) for something to read, or for the peer to go. */
+    public boolean awaitReadable(int timeoutMillis) {
+        return Libc.awaitReadable(fd, timeoutMillis);
     }
 
     /** Reads exactly {@code buf.byteSize()} bytes; false if the peer closed first. Fds that come along are closed. */

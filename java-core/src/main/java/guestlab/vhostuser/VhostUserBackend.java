@@ -4,9 +4,9 @@ import guestlab.events.Event;
 import guestlab.events.EventBus;
 import guestlab.events.EventKind;
 import guestlab.memory.GuestMemory;
+import guestlab.memory.GuestMemoryException;
 import guestlab.memory.MappedRegions;
 import guestlab.posix.EventFd;
-import guestlab.posix.Libc;
 import guestlab.posix.PosixException;
 import guestlab.posix.UnixSocket;
 import guestlab.virtio.DeviceContext;
@@ -42,8 +42,14 @@ public final class VhostUserBackend implements AutoCloseable {
     private final EventBus events;
     private final UnixSocket listener;
     private final Vring[] rings;
+    /**
+     * QEMU sends GET_FEATURES as soon as it connects; 10 s leaves room for a host as busy as a
+     * 2-core machine running TCG guests.
+     */
+    public static final int SILENT_PEER_MILLIS = 10_000;
+
     private final Context context = new Context();
-    private final List<EventFd> retired = new ArrayList<>();
+    private final int silentPeerMillis;
     private final Thread thread;
     private volatile UnixSocket connection;
     private volatile boolean closing;
@@ -54,6 +60,16 @@ public final class VhostUserBackend implements AutoCloseable {
     private volatile String broken;
 
     public VhostUserBackend(String guest, String name, VirtioDevice device, Path socket, EventBus events) {
+        this(guest, name, device, socket, events, SILENT_PEER_MILLIS);
+    }
+
+    /**
+     * @param silentPeerMillis how long a front-end may stay silent after connecting, or pause in
+     *                         the middle of a message, before it is disconnected
+     */
+    public VhostUserBackend(String guest, String name, VirtioDevice device, Path socket, EventBus events,
+                            int silentPeerMillis) {
+        this.silentPeerMillis = silentPeerMillis;
         this.guest = guest;
         this.name = name;
         this.device = device;
@@ -106,15 +122,20 @@ public final class VhostUserBackend implements AutoCloseable {
             connection = c;
             publish(EventKind.LIFECYCLE, -1, "vhost-user front-end connected on " + path);
             try {
+                // One front-end at a time, as in QEMU's own vhost-user servers; a silent one must
+                // not hold the device: it has silentPeerMillis to start, and to finish each message.
+                int firstByte = silentPeerMillis;
                 while (!closing) {
-                    VhostUserMessage m = VhostUserMessage.read(c);
+                    VhostUserMessage m = VhostUserMessage.read(c, firstByte, silentPeerMillis);
                     if (m == null) break;
+                    firstByte = -1; // between messages a set-up front-end may be quiet for as long as it likes
                     handle(c, m);
                 }
                 if (!closing) publish(EventKind.LIFECYCLE, -1, "vhost-user front-end disconnected");
             } catch (VhostUserMessage.ProtocolError e) {
                 fail(-1, "vhost-user protocol error: " + e.getMessage());
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | InternalError e) {
+                // InternalError: a mapping fault (SIGBUS) the memory layer did not see; it ends this connection only
                 if (!closing) fail(-1, "vhost-user connection failed: " + e);
             } finally {
                 disconnect();
@@ -125,7 +146,6 @@ public final class VhostUserBackend implements AutoCloseable {
     }
 
     private void handle(UnixSocket c, VhostUserMessage m) throws VhostUserMessage.ProtocolError {
-        int fdsUsed = 0;
         boolean replied = false;
         try {
             switch (m.request()) {
@@ -151,7 +171,7 @@ public final class VhostUserBackend implements AutoCloseable {
                 }
                 case SET_OWNER -> { }
                 case RESET_OWNER -> disconnect();
-                case SET_MEM_TABLE -> fdsUsed = setMemTable(m);
+                case SET_MEM_TABLE -> setMemTable(m);
                 case SET_VRING_NUM -> {
                     Vring r = ring(m.need(8).getInt(0));
                     int num = m.payload().getInt(4);
@@ -180,7 +200,7 @@ public final class VhostUserBackend implements AutoCloseable {
                     VhostUserMessage.reply(c, m.request(), out.array());
                     replied = true;
                 }
-                case SET_VRING_KICK, SET_VRING_CALL, SET_VRING_ERR -> fdsUsed = setVringFd(m);
+                case SET_VRING_KICK, SET_VRING_CALL, SET_VRING_ERR -> setVringFd(m);
                 case SET_VRING_ENABLE -> {
                     Vring r = ring(m.need(8).getInt(0));
                     r.enabled = m.payload().getInt(4) != 0;
@@ -190,7 +210,7 @@ public final class VhostUserBackend implements AutoCloseable {
                 case GET_CONFIG -> {
                     ByteBuffer p = m.need(12);
                     int offset = p.getInt(0), size = p.getInt(4);
-                    if (offset < 0 || size < 0 || offset + size > 256) {
+                    if (!configRange(offset, size)) {
                         throw new VhostUserMessage.ProtocolError("GET_CONFIG of " + size + " bytes at " + offset);
                     }
                     byte[] config = device.config();
@@ -203,7 +223,7 @@ public final class VhostUserBackend implements AutoCloseable {
                 case SET_CONFIG -> {
                     ByteBuffer p = m.need(12);
                     int offset = p.getInt(0), size = p.getInt(4);
-                    if (offset < 0 || size < 0 || offset + size > 256 || p.limit() < 12 + size) {
+                    if (!configRange(offset, size) || p.limit() < 12 + size) {
                         throw new VhostUserMessage.ProtocolError("SET_CONFIG of " + size + " bytes at " + offset);
                     }
                     byte[] data = new byte[size];
@@ -222,8 +242,13 @@ public final class VhostUserBackend implements AutoCloseable {
                 VhostUserMessage.reply(c, m.request(), VhostUserMessage.u64(0));
             }
         } finally {
-            for (int i = fdsUsed; i < m.fds().size(); i++) Libc.close(m.fds().get(i));
+            m.closeUntakenFds();
         }
+    }
+
+    /** A config-space range (virtio 1.x section 4.1.4.3: at most 256 bytes), added without int overflow. */
+    private static boolean configRange(int offset, int size) {
+        return offset >= 0 && size >= 0 && (long) offset + size <= CONFIG_SPACE;
     }
 
     private long offeredFeatures() {
@@ -248,18 +273,19 @@ public final class VhostUserBackend implements AutoCloseable {
     }
 
     /** SET_MEM_TABLE: map the front-end's regions; running rings are restarted on the new mapping. */
-    private int setMemTable(VhostUserMessage m) throws VhostUserMessage.ProtocolError {
+    private void setMemTable(VhostUserMessage m) throws VhostUserMessage.ProtocolError {
         ByteBuffer p = m.need(8);
         int n = p.getInt(0);
         if (n <= 0 || n > MAX_REGIONS || m.fds().size() != n) {
             throw new VhostUserMessage.ProtocolError("SET_MEM_TABLE with " + n + " regions and " + m.fds().size() + " fds");
         }
         m.need(8 + 32 * n);
+        List<Integer> fds = m.takeFds(); // MappedRegions.map owns them from here, even if it fails
         List<MappedRegions.Region> regions = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             int at = 8 + 32 * i;
             regions.add(new MappedRegions.Region(p.getLong(at), p.getLong(at + 8), p.getLong(at + 16), p.getLong(at + 24),
-                    m.fds().get(i)));
+                    fds.get(i)));
         }
         List<Integer> restart = new ArrayList<>();
         for (int i = 0; i < rings.length; i++) {
@@ -270,22 +296,22 @@ public final class VhostUserBackend implements AutoCloseable {
         }
         closeMemory();
         try {
-            memory = MappedRegions.map(regions);
+            memory = MappedRegions.map(regions, guest + "/" + name + ": the front-end's memory is released (it disconnected "
+                    + "or sent a new memory table)");
         } catch (RuntimeException e) {
             throw new VhostUserMessage.ProtocolError("SET_MEM_TABLE: cannot map the regions: " + e.getMessage());
         }
         for (int i : restart) tryStart(i);
-        return n;
     }
 
-    private int setVringFd(VhostUserMessage m) throws VhostUserMessage.ProtocolError {
+    private void setVringFd(VhostUserMessage m) throws VhostUserMessage.ProtocolError {
         long v = m.need(8).getLong(0);
         Vring r = ring((int) (v & VRING_INDEX_MASK));
         boolean noFd = (v & VRING_NOFD) != 0;
         if (noFd != m.fds().isEmpty() || m.fds().size() > 1) {
             throw new VhostUserMessage.ProtocolError(name(m.request()) + " with " + m.fds().size() + " fds");
         }
-        EventFd fd = noFd ? null : EventFd.adopt(m.fds().getFirst());
+        EventFd fd = noFd ? null : EventFd.adopt(m.takeFds().getFirst());
         switch (m.request()) {
             case SET_VRING_KICK -> {
                 stop(r);
@@ -298,14 +324,15 @@ public final class VhostUserBackend implements AutoCloseable {
             case SET_VRING_CALL -> {
                 EventFd old = r.call;
                 r.call = fd;
-                // A device thread may still hold the old one: close it only when the front-end goes.
-                if (old != null) retired.add(old);
+                // A device thread that still holds the old one finds it closed and signals the new one.
+                if (old != null) old.close();
             }
             default -> {
-                if (fd != null) fd.close(); // errors are reported as events, not through the err fd
+                EventFd old = r.err;
+                r.err = fd;
+                if (old != null) old.close();
             }
         }
-        return noFd ? 0 : 1;
     }
 
     private void tryStart(int index) {
@@ -324,7 +351,7 @@ public final class VhostUserBackend implements AutoCloseable {
         DeviceQueue q;
         try {
             q = new DeviceQueue(mem, new VringLayout(r.num, desc, avail, used), features, id, events, r.counters);
-        } catch (RingFault f) {
+        } catch (RingFault | GuestMemoryException f) {
             fail(index, f.getMessage());
             return;
         }
@@ -373,20 +400,25 @@ public final class VhostUserBackend implements AutoCloseable {
         for (Vring r : rings) {
             stop(r);
             closeKick(r);
-            if (r.call != null) retired.add(r.call);
-            r.call = null;
+            closeCallAndErr(r);
             r.enabled = false;
             r.addressed = false;
             r.num = 0;
             r.base = 0;
         }
         resetDevice();
-        retired.forEach(EventFd::close);
-        retired.clear();
         closeMemory();
         features = 0;
         protocolFeatures = 0;
         broken = null;
+    }
+
+    private static void closeCallAndErr(Vring r) {
+        EventFd call = r.call, err = r.err;
+        r.call = null;
+        r.err = null;
+        if (call != null) call.close();
+        if (err != null) err.close();
     }
 
     private void closeMemory() {
@@ -409,6 +441,11 @@ public final class VhostUserBackend implements AutoCloseable {
             if (w != null) w.halt();
         }
         publish(EventKind.DEVICE_ERROR, queue, reason);
+        // The front-end's error notifier (SET_VRING_ERR) for the ring at fault, or for all of them.
+        for (int i = 0; i < rings.length; i++) {
+            EventFd err = rings[i].err;
+            if (err != null && (queue < 0 || queue == i)) err.trySignal();
+        }
     }
 
     private void publish(EventKind kind, int queue, String detail) {
@@ -456,13 +493,16 @@ public final class VhostUserBackend implements AutoCloseable {
         public void used(int index) {
             Vring r = rings[index];
             DeviceQueue q = r.queue;
-            EventFd call = r.call;
-            if (q == null || call == null || !q.needsInterrupt()) return;
+            if (q == null || r.call == null || !q.needsInterrupt()) return;
             // Counted and published before the guest can see it, so nobody who saw it reads a stale count.
             r.counters.interrupts.incrementAndGet();
             events.publish(new Event(System.nanoTime(), guest, name, index, EventKind.INTERRUPT,
                     q.state().usedIdx(), -1, -1, "call fd"));
-            call.signal();
+            EventFd call;
+            // The front-end may replace the call fd meanwhile (closing the old one): then the new one rings.
+            do {
+                call = r.call;
+            } while (call != null && !call.trySignal());
         }
 
         @Override

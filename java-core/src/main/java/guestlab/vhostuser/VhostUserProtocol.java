@@ -11,6 +11,8 @@ final class VhostUserProtocol {
     static final int FLAG_NEED_REPLY = 0x8;
     /** The largest payload we accept; SET_MEM_TABLE with 8 regions is 264 bytes, GET_CONFIG at most 268. */
     static final int MAX_PAYLOAD = 4096;
+    /** The most config space a device has (virtio 1.x section 4.1.4.3: a 256-byte window). */
+    static final int CONFIG_SPACE = 256;
 
     static final int GET_FEATURES = 1;
     static final int SET_FEATURES = 2;

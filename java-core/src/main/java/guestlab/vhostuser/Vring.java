@@ -7,7 +7,7 @@ import guestlab.virtio.QueueWorker;
 
 /**
  * What the front-end has told us about one virtqueue, and its device thread once it runs.
- * Written by the connection thread; {@link #queue} and {@link #call} are read by device threads.
+ * Written by the connection thread; {@link #queue}, {@link #call} and {@link #err} are read by device threads.
  */
 final class Vring {
     final QueueCounters counters = new QueueCounters();
@@ -18,6 +18,7 @@ final class Vring {
     boolean enabled;
     EventFd kick;
     volatile EventFd call;
+    volatile EventFd err;
     volatile DeviceQueue queue;
     volatile QueueWorker worker;
 

@@ -12,7 +12,27 @@ import guestlab.memory.GuestMemory;
 final class DescriptorWalk {
     static final int F_NEXT = 1, F_WRITE = 2, F_INDIRECT = 4;
 
+    /** The largest queue, and so the longest indirect table (virtio 1.x section 2.7: Queue Size is at most 32768). */
+    static final int MAX_QUEUE_SIZE = 32768;
+
     private DescriptorWalk() {}
+
+    /**
+     * Whether following NEXT links from {@code start} comes back to a descriptor already passed:
+     * more links than the table has entries. Only asked on an error path, to name a loop as a
+     * loop when its second lap would break another rule first.
+     */
+    private static boolean loopsFrom(GuestMemory mem, long table, int tableSize, int start) {
+        int index = start;
+        for (int steps = 0; steps <= tableSize; steps++) {
+            long d = table + 16L * index;
+            if (!mem.contains(d, 16)) return false;
+            if ((mem.readU16(d + 12) & F_NEXT) == 0) return false;
+            index = mem.readU16(d + 14);
+            if (index >= tableSize) return false;
+        }
+        return true;
+    }
 
     /** Sees the chain's descriptors in order; an indirect descriptor comes before its table's entries. */
     @FunctionalInterface
@@ -50,9 +70,12 @@ final class DescriptorWalk {
                 if (!indirectAllowed) throw new BadChain("indirect descriptor at " + index + " but INDIRECT_DESC was not negotiated");
                 if (inIndirect) throw new BadChain("indirect descriptor inside an indirect table (section 2.7.5.3.1)");
                 if ((flags & F_NEXT) != 0) throw new BadChain("descriptor " + index + " has both INDIRECT and NEXT");
-                if (len == 0 || len % 16 != 0 || len / 16 > 32768) {
-                    throw new BadChain("indirect table length " + len + " is not a non-zero multiple of 16");
+                if (len == 0) throw new BadChain("indirect descriptor " + index + " has an empty table");
+                if (len / 16 > MAX_QUEUE_SIZE) {
+                    throw new BadChain("indirect table length " + len + " is too long: more than " + MAX_QUEUE_SIZE
+                            + " descriptors (section 2.7.5.3.1)");
                 }
+                if (len % 16 != 0) throw new BadChain("indirect table length " + len + " is not a multiple of 16");
                 if (!mem.contains(addr, len)) {
                     throw new BadChain(String.format("indirect table 0x%x+%d is outside guest memory", addr, len));
                 }
@@ -70,6 +93,10 @@ final class DescriptorWalk {
             if ((flags & F_WRITE) != 0) {
                 writableSeen = true;
             } else if (writableSeen) {
+                if (loopsFrom(mem, table, tableSize, index)) {
+                    throw new BadChain("descriptor chain from head " + head + " is a loop: its links from descriptor "
+                            + index + (inIndirect ? " of the indirect table" : "") + " never end");
+                }
                 throw new BadChain("descriptor " + index + " is device-readable after a device-writable one");
             }
             visitor.descriptor(index, addr, len, flags, next, inIndirect);

@@ -62,6 +62,42 @@ class GuestMemoryTest {
     }
 
     @Test
+    void afterCloseEveryAccessIsAClearErrorNotACrash() {
+        MemfdMemory m = MemfdMemory.allocate("t", 8192, "guest t is stopped");
+        var slice = m.slice(0, 64);
+        m.close();
+        assertTrue(m.isClosed());
+        var e = assertThrows(GuestMemoryClosedException.class, () -> m.readU16(0));
+        assertEquals("guest t is stopped", e.getMessage());
+        assertThrows(GuestMemoryClosedException.class, () -> m.writeU64(0, 1));
+        assertThrows(GuestMemoryClosedException.class, () -> m.read(0, 16));
+        assertThrows(GuestMemoryClosedException.class, () -> m.slice(0, 16));
+        assertThrows(IllegalStateException.class, () -> slice.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0),
+                "a segment handed out before close is dead too");
+        m.close(); // idempotent
+    }
+
+    @Test
+    void closingUnderAReaderStopsTheReaderWithAnError() throws Exception {
+        MemfdMemory m = MemfdMemory.allocate("t", 1 << 20, "guest t is stopped");
+        var started = new java.util.concurrent.CountDownLatch(1);
+        var outcome = new java.util.concurrent.CompletableFuture<Throwable>();
+        Thread reader = Thread.ofPlatform().start(() -> {
+            started.countDown();
+            try {
+                while (true) m.read(0, 1 << 20);
+            } catch (Throwable t) {
+                outcome.complete(t);
+            }
+        });
+        started.await();
+        m.close();
+        Throwable t = outcome.get(10, java.util.concurrent.TimeUnit.SECONDS);
+        assertInstanceOf(GuestMemoryClosedException.class, t);
+        reader.join();
+    }
+
+    @Test
     void badSizesAreRefused() {
         assertThrows(IllegalArgumentException.class, () -> MemfdMemory.allocate("t", 1000));
         assertThrows(IllegalArgumentException.class, () -> MemfdMemory.allocate("t", 0));

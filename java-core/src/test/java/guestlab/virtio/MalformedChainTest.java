@@ -109,13 +109,34 @@ class MalformedChainTest {
     @Test
     void emptyIndirectTable() throws RingFault {
         raw.desc(0, TABLE, 0, INDIRECT, 0).offer(0);
-        broken(indirect, "not a non-zero multiple of 16");
+        broken(indirect, "empty table");
     }
 
     @Test
     void indirectTableOfOddLength() throws RingFault {
         raw.desc(0, TABLE, 24, INDIRECT, 0).offer(0);
-        broken(indirect, "not a non-zero multiple of 16");
+        broken(indirect, "length 24 is not a multiple of 16");
+    }
+
+    @Test
+    void indirectTableTooLongIsCalledTooLong() throws RingFault {
+        raw.desc(0, TABLE, 0xfffffff0L, INDIRECT, 0).offer(0);
+        String why = broken(indirect, "too long");
+        assertFalse(why.contains("multiple of 16"), why);
+    }
+
+    @Test
+    void aLoopWhoseSecondLapBreaksTheOrderIsCalledALoop() throws RingFault {
+        // 0 (readable) -> 1 (writable) -> 0: the second visit of 0 is also readable-after-writable.
+        raw.desc(0, DATA, 16, NEXT, 1).desc(1, DATA + 16, 16, WRITE | NEXT, 0).offer(0);
+        String why = broken(0, "is a loop");
+        assertFalse(why.contains("device-readable after"), why);
+    }
+
+    @Test
+    void readableAfterWritableWithoutALoopIsStillNamedSo() throws RingFault {
+        raw.desc(0, DATA, 16, WRITE | NEXT, 1).desc(1, DATA, 16, NEXT, 2).desc(2, DATA, 16, 0, 0).offer(0);
+        broken(0, "device-readable after a device-writable");
     }
 
     @Test
