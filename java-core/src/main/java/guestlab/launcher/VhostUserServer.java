@@ -41,7 +41,15 @@ public final class VhostUserServer {
                 System.err.println("guestlab: " + e);
             }
         });
-        VhostUserBackend backend = new VhostUserBackend("vhost-user", args[0], device, socket, events);
+        VhostUserBackend backend;
+        try {
+            backend = new VhostUserBackend("vhost-user", args[0], device, socket, events);
+        } catch (IllegalStateException | IllegalArgumentException e) { // e.g. the path is another process's live socket
+            device.close();
+            System.err.println("guestlab: " + e.getMessage());
+            System.exit(1);
+            return;
+        }
         CountDownLatch done = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             backend.close();

@@ -130,6 +130,7 @@ public final class UnixSocket implements AutoCloseable {
 
     /** Sends all of {@code buf} with {@code fds} attached to its first byte (SCM_RIGHTS). */
     public void send(MemorySegment buf, List<Integer> fds) {
+        ensureOpen();
         if (fds.size() > MAX_FDS) throw new IllegalArgumentException("at most " + MAX_FDS + " fds per message");
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(Libc.CALL_STATE);
@@ -164,6 +165,7 @@ public final class UnixSocket implements AutoCloseable {
 
     /** Waits for a connection; throws {@link PosixException} once this socket is shut down. */
     public UnixSocket accept() {
+        ensureOpen();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(Libc.CALL_STATE);
             int c = (int) ACCEPT4.invokeExact(state, fd, MemorySegment.NULL, MemorySegment.NULL, SOCK_CLOEXEC);
@@ -181,6 +183,7 @@ public final class UnixSocket implements AutoCloseable {
      * close-on-exec). Length 0 means the peer closed the connection.
      */
     public Received receive(MemorySegment buf) {
+        ensureOpen();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(Libc.CALL_STATE);
             MemorySegment iov = arena.allocate(16);
@@ -214,6 +217,7 @@ public final class UnixSocket implements AutoCloseable {
 
     /** Waits at most {@code timeoutMillis} (-1: no limit) for something to read, or for the peer to go. */
     public boolean awaitReadable(int timeoutMillis) {
+        ensureOpen();
         return Libc.awaitReadable(fd, timeoutMillis);
     }
 
@@ -230,18 +234,25 @@ public final class UnixSocket implements AutoCloseable {
     }
 
     public void writeFully(MemorySegment buf) {
+        ensureOpen();
         long done = 0;
         while (done < buf.byteSize()) done += Libc.write(fd, buf.asSlice(done), "socket write");
     }
 
     /** Wakes a thread blocked in accept or receive on this socket; it then fails or reads 0. */
     public void shutdown() {
+        if (closed) return;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(Libc.CALL_STATE);
             int ignored = (int) SHUTDOWN.invokeExact(state, fd, SHUT_RDWR); // ENOTCONN on a listener is fine
         } catch (Throwable t) {
             throw Libc.rethrow(t);
         }
+    }
+
+    /** Refused once closed: the fd number may already belong to another file. */
+    private void ensureOpen() {
+        if (closed) throw new IllegalStateException("unix socket " + fd + " is closed");
     }
 
     @Override

@@ -131,7 +131,6 @@ public final class VhostUserBackend implements AutoCloseable {
                     firstByte = -1; // between messages a set-up front-end may be quiet for as long as it likes
                     handle(c, m);
                 }
-                if (!closing) publish(EventKind.LIFECYCLE, -1, "vhost-user front-end disconnected");
             } catch (VhostUserMessage.ProtocolError e) {
                 fail(-1, "vhost-user protocol error: " + e.getMessage());
             } catch (RuntimeException | InternalError e) {
@@ -141,6 +140,8 @@ public final class VhostUserBackend implements AutoCloseable {
                 disconnect();
                 connection = null;
                 c.close();
+                // After everything the connection held is released, so a listener may count on it.
+                if (!closing) publish(EventKind.LIFECYCLE, -1, "vhost-user front-end disconnected");
             }
         }
     }

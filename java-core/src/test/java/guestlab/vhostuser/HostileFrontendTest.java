@@ -35,10 +35,12 @@ class HostileFrontendTest {
     Path dir;
     private final EventBus events = new EventBus(1000);
     private final BlockingQueue<Event> errors = new LinkedBlockingQueue<>();
+    private final BlockingQueue<Event> disconnects = new LinkedBlockingQueue<>();
 
     {
         events.subscribe(e -> {
             if (e.kind() == EventKind.DEVICE_ERROR) errors.add(e);
+            if (e.kind() == EventKind.LIFECYCLE && e.detail().contains("disconnected")) disconnects.add(e);
         });
     }
 
@@ -58,6 +60,11 @@ class HostileFrontendTest {
         try (TestFrontend fe = new TestFrontend(b.socket())) {
             assertEquals(1, fe.getU64(GET_QUEUE_NUM));
         }
+    }
+
+    /** Waits until the back-end has released {@code n} more connections (their fds included). */
+    private void awaitDisconnects(int n) throws InterruptedException {
+        for (int i = 0; i < n; i++) assertNotNull(disconnects.poll(10, TimeUnit.SECONDS), "a connection was not released");
     }
 
     private static byte[] memTable(long guestPhys, long size, long userAddr, long offset) {
@@ -91,6 +98,7 @@ class HostileFrontendTest {
                 fe.setMemTable();
                 try (TestFrontend.Ring r = fe.ring(0, 0x10000, 64, f)) {
                     r.driver().add(List.of(), List.of(new Buffer(0x100000, 8)));
+                    fe.getU64(GET_QUEUE_NUM); // the back-end has mapped the table and started the ring
                     Libc.ftruncate(fe.mem.fd(), 4096); // the ring's pages now lie past the end of the file: SIGBUS
                     r.kick().signal();
                     String why = nextError();
@@ -122,6 +130,7 @@ class HostileFrontendTest {
     void aMemoryTableThatCannotBeMappedNamesItsCauseAndClosesEachFdOnce() throws Exception {
         try (VhostUserBackend b = rng("bad-table.sock")) {
             stillServes(b);
+            awaitDisconnects(1);
             int before = openFds();
             record Case(byte[] table, int regions, String cause) {}
             List<Case> cases = List.of(
@@ -141,6 +150,7 @@ class HostileFrontendTest {
                 }
             }
             stillServes(b);
+            awaitDisconnects(cases.size() + 1);
             assertEquals(before, openFds(), "every fd that came with a refused table was closed");
         }
     }
