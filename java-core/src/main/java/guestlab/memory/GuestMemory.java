@@ -79,7 +79,7 @@ public class GuestMemory implements AutoCloseable {
         try {
             return r.segment().asSlice(gpa - r.base(), len);
         } catch (IllegalStateException e) {
-            throw failed(gpa, len, e);
+            throw failed(e);
         }
     }
 
@@ -88,7 +88,7 @@ public class GuestMemory implements AutoCloseable {
         try {
             return Byte.toUnsignedInt(r.segment().get(ValueLayout.JAVA_BYTE, gpa - r.base()));
         } catch (IllegalStateException | InternalError e) {
-            throw failed(gpa, 1, e);
+            throw failed(e);
         }
     }
 
@@ -97,7 +97,7 @@ public class GuestMemory implements AutoCloseable {
         try {
             return Short.toUnsignedInt(r.segment().get(U16, gpa - r.base()));
         } catch (IllegalStateException | InternalError e) {
-            throw failed(gpa, 2, e);
+            throw failed(e);
         }
     }
 
@@ -106,7 +106,7 @@ public class GuestMemory implements AutoCloseable {
         try {
             return Integer.toUnsignedLong(r.segment().get(U32, gpa - r.base()));
         } catch (IllegalStateException | InternalError e) {
-            throw failed(gpa, 4, e);
+            throw failed(e);
         }
     }
 
@@ -115,7 +115,7 @@ public class GuestMemory implements AutoCloseable {
         try {
             return r.segment().get(U64, gpa - r.base());
         } catch (IllegalStateException | InternalError e) {
-            throw failed(gpa, 8, e);
+            throw failed(e);
         }
     }
 
@@ -124,7 +124,7 @@ public class GuestMemory implements AutoCloseable {
         try {
             r.segment().set(ValueLayout.JAVA_BYTE, gpa - r.base(), (byte) v);
         } catch (IllegalStateException | InternalError e) {
-            throw failed(gpa, 1, e);
+            throw failed(e);
         }
     }
 
@@ -133,7 +133,7 @@ public class GuestMemory implements AutoCloseable {
         try {
             r.segment().set(U16, gpa - r.base(), (short) v);
         } catch (IllegalStateException | InternalError e) {
-            throw failed(gpa, 2, e);
+            throw failed(e);
         }
     }
 
@@ -142,7 +142,7 @@ public class GuestMemory implements AutoCloseable {
         try {
             r.segment().set(U32, gpa - r.base(), (int) v);
         } catch (IllegalStateException | InternalError e) {
-            throw failed(gpa, 4, e);
+            throw failed(e);
         }
     }
 
@@ -151,7 +151,7 @@ public class GuestMemory implements AutoCloseable {
         try {
             r.segment().set(U64, gpa - r.base(), v);
         } catch (IllegalStateException | InternalError e) {
-            throw failed(gpa, 8, e);
+            throw failed(e);
         }
     }
 
@@ -160,7 +160,7 @@ public class GuestMemory implements AutoCloseable {
         try {
             return s.toArray(ValueLayout.JAVA_BYTE);
         } catch (IllegalStateException | InternalError e) {
-            throw failed(gpa, len, e);
+            throw failed(e);
         }
     }
 
@@ -173,7 +173,7 @@ public class GuestMemory implements AutoCloseable {
         try {
             MemorySegment.copy(data, off, s, ValueLayout.JAVA_BYTE, 0, len);
         } catch (IllegalStateException | InternalError e) {
-            throw failed(gpa, len, e);
+            throw failed(e);
         }
     }
 
@@ -183,7 +183,7 @@ public class GuestMemory implements AutoCloseable {
         try {
             s.fill((byte) 0);
         } catch (IllegalStateException | InternalError e) {
-            throw failed(gpa, len, e);
+            throw failed(e);
         }
     }
 
@@ -217,12 +217,8 @@ public class GuestMemory implements AutoCloseable {
     }
 
     /** An access that began inside guest memory failed: released under it, or its mapping faulted. */
-    private GuestMemoryException failed(long gpa, long len, Throwable cause) {
-        if (cause instanceof InternalError) {
-            return new GuestMemoryFaultException(String.format(
-                    "mapping fault on a guest access of %d bytes at 0x%x: the file behind guest memory is shorter "
-                            + "than its mapping", len, gpa), cause);
-        }
+    private GuestMemoryException failed(Throwable cause) {
+        if (cause instanceof InternalError e) return GuestMemoryFaultException.of(e);
         return new GuestMemoryClosedException(whenClosed);
     }
 

@@ -4,6 +4,7 @@ import guestlab.events.Event;
 import guestlab.events.EventBus;
 import guestlab.events.EventKind;
 import guestlab.events.QueueCounters;
+import guestlab.memory.GuestMemoryFaultException;
 import guestlab.posix.EventFd;
 
 import java.util.concurrent.atomic.AtomicLong;
@@ -78,6 +79,11 @@ public final class QueueWorker implements AutoCloseable {
             if (failed) continue;
             try {
                 device.handle(id.index());
+            } catch (InternalError e) {
+                // The JVM's word for SIGBUS on a mapping (it may surface after the access that
+                // faulted, so here rather than only in GuestMemory): this device breaks, nothing else.
+                failed = true;
+                onFault.accept(id, GuestMemoryFaultException.of(e));
             } catch (Throwable t) {
                 failed = true;
                 onFault.accept(id, t);
