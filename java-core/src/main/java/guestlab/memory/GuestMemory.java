@@ -216,6 +216,18 @@ public class GuestMemory implements AutoCloseable {
         }
     }
 
+    /**
+     * Refuses every later access, like {@link #close()}, but leaves the mappings in place for good:
+     * for when a device thread that may still be inside a system call on guest memory (a preadv
+     * into it, say) could not be stopped. Leaking the mapping is the price of never letting that
+     * call land in memory that was unmapped and perhaps mapped again for something else.
+     */
+    public void abandon() {
+        synchronized (this) {
+            closed = true;
+        }
+    }
+
     /** An access that began inside guest memory failed: released under it, or its mapping faulted. */
     private GuestMemoryException failed(Throwable cause) {
         if (cause instanceof InternalError e) return GuestMemoryFaultException.of(e);

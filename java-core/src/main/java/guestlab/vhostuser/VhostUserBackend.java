@@ -57,6 +57,8 @@ public final class VhostUserBackend implements AutoCloseable {
     private long features;
     private long protocolFeatures;
     private boolean deviceStarted;
+    /** A device thread did not stop when told: the memory it may still use is never unmapped. */
+    private boolean stuckWorker;
     private volatile String broken;
 
     public VhostUserBackend(String guest, String name, VirtioDevice device, Path socket, EventBus events) {
@@ -370,7 +372,12 @@ public final class VhostUserBackend implements AutoCloseable {
     private void stop(Vring r) {
         QueueWorker w = r.worker;
         if (w == null) return;
-        w.close();
+        try {
+            w.close();
+        } catch (IllegalStateException e) { // its thread is stuck, perhaps in a system call on guest memory
+            stuckWorker = true;
+            publish(EventKind.HOST_WARNING, -1, e.getMessage() + "; its guest memory stays mapped");
+        }
         r.worker = null;
         DeviceQueue q = r.queue;
         if (q != null) r.base = q.lastAvail();
@@ -425,7 +432,9 @@ public final class VhostUserBackend implements AutoCloseable {
     private void closeMemory() {
         MappedRegions m = memory;
         memory = null;
-        if (m != null) {
+        if (m != null && stuckWorker) {
+            m.abandon();
+        } else if (m != null) {
             try {
                 m.close();
             } catch (RuntimeException e) {

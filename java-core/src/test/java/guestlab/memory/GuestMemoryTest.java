@@ -78,6 +78,16 @@ class GuestMemoryTest {
     }
 
     @Test
+    void abandonedMemoryRefusesAccessButStaysMappedForAThreadThatCouldNotBeStopped() {
+        MemfdMemory m = MemfdMemory.allocate("t", 8192, "guest t is stopped");
+        var slice = m.slice(0, 64);
+        m.abandon();
+        assertThrows(GuestMemoryClosedException.class, () -> m.readU8(0));
+        slice.set(java.lang.foreign.ValueLayout.JAVA_BYTE, 0, (byte) 7); // still mapped: no fault, no crash
+        assertEquals(7, slice.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0));
+    }
+
+    @Test
     void closingUnderAReaderStopsTheReaderWithAnError() throws Exception {
         MemfdMemory m = MemfdMemory.allocate("t", 1 << 20, "guest t is stopped");
         var started = new java.util.concurrent.CountDownLatch(1);

@@ -184,8 +184,11 @@ public final class SimGuest implements Guest {
         hv.resume(); // a CPU waiting at a hypercall goes on, and finds its devices gone
         try {
             bus.close();
-        } finally {
             mem.close();
+        } catch (RuntimeException e) {
+            mem.abandon(); // a device thread did not stop: it may still be in a call on guest memory
+            throw e;
+        } finally {
             lifecycle("stopped");
         }
     }
