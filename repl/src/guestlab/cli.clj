@@ -1,6 +1,7 @@
 (ns guestlab.cli
   "The command line: ./guestlab run FILE.clj, ./guestlab repl [--socket PATH]"
   (:require [clojure.main :as main]
+            [guestlab.errors :as err]
             [guestlab.guest :as g]
             [guestlab.repl :as repl]))
 
@@ -32,9 +33,11 @@
         (say (format "%s finished in %.1f s" file (/ (- (System/nanoTime) t0) 1e9)))
         0
         (catch Throwable e
-          (let [cause (or (ex-cause e) e)]
+          (let [cause (if (instance? clojure.lang.Compiler$CompilerException e) (or (ex-cause e) e) e)]
             (say "recipe" file "failed:" (or (ex-message cause) (str cause)))
-            (when-let [d (ex-data cause)] (say "details:" (pr-str (dissoc d :explain))))
+            ;; a guestlab error's message names everything already; other data may help
+            (when-let [d (when-not (err/guestlab-error cause) (ex-data cause))]
+              (say "details:" (pr-str (dissoc d :explain))))
             (when (System/getenv "GUESTLAB_TRACE") (.printStackTrace e)))
           1)
         (finally

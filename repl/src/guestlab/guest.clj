@@ -4,8 +4,11 @@
     (start! {:name \"a\" :engine :sim :memory \"64M\"
              :devices [[:console] [:block {:file \"disk.img\"}] [:net {:switch :lan}] [:rng]]})"
   (:require [clojure.spec.alpha :as s]
-            [clojure.string :as str])
-  (:import (guestlab.launcher DeviceSpec Guest GuestSpec Launcher)))
+            [clojure.string :as str]
+            [guestlab.check :as check]
+            [guestlab.errors :as err])
+  (:import (guestlab.launcher DeviceSpec Guest Guest$State GuestSpec Launcher)
+           (java.lang.management ManagementFactory)))
 
 (defonce ^:private the-launcher (delay (Launcher.)))
 
@@ -18,17 +21,24 @@
 
 (def ^:private size-re #"(?i)(\d+)\s*([KMG]i?B?)?")
 
-(defn parse-size
-  "\"512M\" -> bytes. K, M and G are powers of 1024; a bare number is bytes."
+(defn- exact-size
+  "The bytes a size stands for, exactly (a bigint when it is past a long), or nil if x is no size."
   [x]
   (if (integer? x)
     x
-    (let [[_ n unit] (re-matches size-re (str/trim (str x)))]
-      (when-not n
-        (throw (ex-info (str "not a size: " (pr-str x) " (expected something like \"512M\")") {:value x})))
-      (* (parse-long n)
+    (when-let [[_ n unit] (re-matches size-re (str/trim (str x)))]
+      (* (bigint n)
          (case (some-> unit first str/upper-case)
            nil 1, "K" 1024, "M" (* 1024 1024), "G" (* 1024 1024 1024))))))
+
+(defn parse-size
+  "\"512M\" -> bytes. K, M and G are powers of 1024; a bare number is bytes."
+  [x]
+  (let [b (exact-size x)]
+    (cond (nil? b) (err/fail! :argument (str "not a size: " (err/describe x) " (expected something like \"512M\")") {:value x})
+          (not (<= Long/MIN_VALUE b Long/MAX_VALUE))
+          (err/fail! :argument (str "not a size: " (err/describe x) " is more bytes than a 64-bit count holds") {:value x})
+          :else (long b))))
 
 ;; --- the spec ----------------------------------------------------------------
 
@@ -68,6 +78,68 @@
    ::mac "a MAC address like \"52:54:00:12:34:56\""
    ::host ":buffer or :stdio"})
 
+(def ^:private mib (* 1024 1024))
+
+(def min-memory
+  "The least memory guestlab gives a guest of each engine: 1 MiB for :sim (the launcher's own
+  floor: the rings and buffers of its drivers), 64 MiB for :qemu (the default :memory; the kernel
+  and its initramfs need room)."
+  {:sim mib :qemu (* 64 mib)})
+
+(defn max-memory
+  "The most memory one guest may have: this host's physical RAM (as the OS, or the container's
+  limit, says)."
+  []
+  (.getTotalMemorySize ^com.sun.management.OperatingSystemMXBean (ManagementFactory/getOperatingSystemMXBean)))
+
+(defn- in-units [bytes]
+  (let [gib (/ (double bytes) (* 1024 mib))]
+    (if (>= gib 1) (format "%.1f GiB" gib) (format "%d MiB" (quot bytes mib)))))
+
+(defn- memory-problem
+  "Why the spec's :memory cannot be given to a guest of its engine, or nil."
+  [{:keys [memory engine] :or {memory "64M" engine :sim}}]
+  (let [b (exact-size memory)
+        least (min-memory engine)
+        most (max-memory)
+        shown (err/describe memory)]
+    (cond (> b most) (str ":memory " shown " is more than this host's RAM (" (in-units most) "), the most one guest may have")
+          (< b least) (str ":memory " shown " is less than " (in-units least) ", the least a " engine " guest runs in")
+          (not (zero? (rem b 4096))) (str ":memory " shown " is not a whole number of 4096-byte pages")
+          (and (= :qemu engine) (not (zero? (rem b mib)))) (str ":memory " shown " is not a whole number of MiB (QEMU takes memory in MiB)"))))
+
+(def ^:private device-options
+  "Each device kind's option spec."
+  {:block ::block-opts :net ::net-opts :console ::console-opts :rng ::rng-opts})
+
+(defn- spec-keys
+  "The unqualified keys an s/keys spec names."
+  [spec]
+  (let [{:keys [req-un opt-un]} (apply hash-map (rest (s/form spec)))]
+    (set (map (comp keyword name) (concat req-un opt-un)))))
+
+(defn- unknown-key-problem
+  "A key of the spec, or of a device's options, that no guest spec has, with the one it likely
+  meant; or nil."
+  [spec-map]
+  (let [top (spec-keys ::spec)]
+    (or (some (fn [k] (when-not (top k) (str "unknown key " (err/describe k) "; " (err/did-you-mean k top "valid keys"))))
+              (keys spec-map))
+        (when (vector? (:devices spec-map))
+          (some (fn [[i d]]
+                  (when (and (vector? d) (keyword? (first d)))
+                    (let [[kind opts] d]
+                      (if-let [opt-spec (device-options kind)]
+                        (when (map? opts)
+                          (let [valid (spec-keys opt-spec)]
+                            (some (fn [k] (when-not (valid k)
+                                            (str kind " device " i " has no option " (err/describe k) "; "
+                                                 (err/did-you-mean k valid "its options"))))
+                                  (keys opts))))
+                        (when-let [meant (err/closest kind (keys device-options))]
+                          (str "unknown device kind " kind " (device " i "); did you mean " meant "?"))))))
+                (map-indexed vector (:devices spec-map)))))))
+
 (defn- explain
   "One line naming the key at fault and what was expected."
   [spec-map]
@@ -81,12 +153,17 @@
          (when (seq (:in p)) (str " (at " (pr-str (:in p)) ")")))))
 
 (defn validate!
-  "Returns spec-map if it is a valid guest spec, else throws ex-info naming the key at fault."
+  "Returns spec-map if it is a valid guest spec, else throws ex-info naming the key at fault:
+  a key no spec has (and the one it likely meant), a value of the wrong shape, or a :memory this
+  host cannot give or the engine cannot run in."
   [spec-map]
-  (when-not (map? spec-map)
-    (throw (ex-info (str "invalid guest spec: expected a map, got " (pr-str spec-map)) {:spec spec-map})))
-  (when-not (s/valid? ::spec spec-map)
-    (throw (ex-info (explain spec-map) {:spec spec-map :explain (s/explain-data ::spec spec-map)})))
+  (let [invalid! (fn [problem data] (err/fail! :spec (str "invalid guest spec: " problem) (assoc data :spec spec-map)))]
+    (when-not (map? spec-map)
+      (invalid! (str "expected a map, got " (err/describe spec-map)) {}))
+    (some-> (unknown-key-problem spec-map) (invalid! {}))
+    (when-not (s/valid? ::spec spec-map)
+      (err/fail! :spec (explain spec-map) {:spec spec-map :explain (s/explain-data ::spec spec-map)}))
+    (some-> (memory-problem spec-map) (invalid! {:key :memory})))
   spec-map)
 
 (defonce ^:private counter (atom 0))
@@ -110,15 +187,39 @@
 
 ;; --- lifecycle ---------------------------------------------------------------
 
+(defonce ^:private starting (atom #{}))
+
+(defn- claim-name!
+  "Claims guest-name for a guest about to start, or throws if a guest of that name runs (or is
+  starting, or has failed and was not stopped yet). A stopped guest's name is free again."
+  [guest-name]
+  (let [[before] (swap-vals! starting conj guest-name)
+        holder (first (filter #(= guest-name (.name ^Guest %)) (.guests (launcher))))]
+    (when (or (before guest-name) holder)
+      (when-not (before guest-name) (swap! starting disj guest-name))
+      (err/fail! :name-taken
+                 (str "g/start!: a guest named " guest-name
+                      (cond (nil? holder) " is starting"
+                            (= Guest$State/FAILED (.state ^Guest holder)) " has failed but is not stopped yet"
+                            :else " is already running")
+                      "; stop it (g/stop!) or give this one another :name")
+                 {:guest guest-name}))))
+
 (defn start!
-  "Starts a guest from a spec map and returns it (a guestlab.launcher.Guest)."
+  "Starts a guest from a spec map and returns it (a guestlab.launcher.Guest). Two guests that are
+  not stopped never share a name."
   ^Guest [spec-map]
-  (.start (launcher) (->java-spec spec-map)))
+  (let [spec (->java-spec spec-map)
+        guest-name (.name spec)]
+    (claim-name! guest-name)
+    (try
+      (.start (launcher) spec)
+      (finally (swap! starting disj guest-name)))))
 
 (defn stop!
   "Stops a guest and releases everything it holds. Stopping twice is harmless."
-  [^Guest g]
-  (.stop g))
+  [g]
+  (.stop (check/guest "g/stop!" g)))
 
 (defn stop-all!
   "Stops every guest this JVM started."
@@ -133,38 +234,43 @@
 (defn pause!
   "Freezes the guest's CPU (QMP stop for :qemu; a :sim guest's CPU waits at its next hypercall).
   Its devices keep their state and go on serving what they already hold."
-  [^Guest g]
-  (.pause g)
+  [g]
+  (.pause (check/live "g/pause!" g))
   g)
 
 (defn resume!
   "Lets a paused guest run again."
-  [^Guest g]
-  (.resume g)
+  [g]
+  (.resume (check/live "g/resume!" g))
   g)
 
 (defn state
   "The guest's state: :running, :paused, :stopped or :failed."
-  [^Guest g]
-  (keyword (str/lower-case (str (.state g)))))
+  [g]
+  (keyword (str/lower-case (str (.state (check/guest "g/state" g))))))
 
 ;; --- events ------------------------------------------------------------------
 
-(defn event->map [^guestlab.events.Event e]
+(defn event->map
+  "A guestlab.events.Event as a map."
+  [^guestlab.events.Event e]
+  (check/arg "g/event->map" "e" #(instance? guestlab.events.Event %) "a guestlab.events.Event" e)
   {:nanos (.nanos e) :guest (.guest e) :device (.device e) :queue (.queue e)
    :kind (keyword (str/lower-case (str (.kind e)))) :index (.index e) :head (.head e)
    :length (.length e) :detail (.detail e)})
 
 (defn events
   "The guest's recent events (the last 4096), oldest first, as maps."
-  [^Guest g]
-  (mapv event->map (.recent (.events g))))
+  [g]
+  (mapv event->map (.recent (.events (check/guest "g/events" g)))))
 
 (defn subscribe!
   "Calls (f event-map) for every event of the guest from now on, on the thread where it happens
   (a device thread: keep f short). Returns a function of no arguments that unsubscribes."
-  [^Guest g f]
-  (let [handle (.subscribe (.events g) (reify java.util.function.Consumer
+  [g f]
+  (let [vm (check/live "g/subscribe!" g)
+        _ (check/arg "g/subscribe!" "f" ifn? "a function of one event map" f)
+        handle (.subscribe (.events vm) (reify java.util.function.Consumer
                                           (accept [_ e] (f (event->map e)))))]
     (fn [] (.close ^java.lang.AutoCloseable handle))))
 
@@ -172,7 +278,9 @@
   "A live stream of the guest's events from now on; read it with next-event or drain-events,
   close it (with-open) when done. It holds at most :capacity events (default 65536); past that the
   oldest are dropped and counted by dropped-count."
-  ^java.io.Closeable [^Guest g & {:keys [capacity] :or {capacity 65536}}]
+  ^java.io.Closeable [g & {:keys [capacity] :or {capacity 65536}}]
+  (check/live "g/event-stream" g)
+  (check/int-in "g/event-stream" ":capacity" 1 (* 16 1024 1024) capacity)
   (let [q (java.util.concurrent.LinkedBlockingDeque. (int capacity))
         dropped (java.util.concurrent.atomic.AtomicLong.)
         stop (subscribe! g (fn [e]
@@ -184,16 +292,22 @@
       (valAt [this k] (.valAt this k nil))
       (valAt [_ k not-found] (case k ::queue q ::dropped dropped not-found)))))
 
+(defn- stream [fn-name s]
+  (check/arg fn-name "s" #(some? (::queue %)) "an event stream from g/event-stream" s))
+
 (defn next-event
   "The stream's next event, waiting up to timeout-ms (default 10000); nil if none came."
   ([s] (next-event s 10000))
   ([s timeout-ms]
+   (stream "g/next-event" s)
+   (check/timeout-ms "g/next-event" "timeout-ms" timeout-ms)
    (.pollFirst ^java.util.concurrent.LinkedBlockingDeque (::queue s)
                (long timeout-ms) java.util.concurrent.TimeUnit/MILLISECONDS)))
 
 (defn drain-events
   "Every event the stream holds now, oldest first, without waiting."
   [s]
+  (stream "g/drain-events" s)
   (let [out (java.util.ArrayList.)]
     (.drainTo ^java.util.concurrent.LinkedBlockingDeque (::queue s) out)
     (vec out)))
@@ -201,4 +315,5 @@
 (defn dropped-count
   "How many events the stream dropped because nobody read them in time."
   [s]
+  (stream "g/dropped-count" s)
   (.get ^java.util.concurrent.atomic.AtomicLong (::dropped s)))

@@ -1,37 +1,51 @@
 (ns guestlab.repl
   "An nREPL server inside guestlab, for CIDER, Calva or any nREPL client. It evaluates arbitrary
   code, so it listens on 127.0.0.1 (or a unix socket only its owner can use) unless told otherwise."
-  (:require [nrepl.server :as nrepl])
+  (:require [clojure.string :as str]
+            [guestlab.check :as check]
+            [nrepl.server :as nrepl])
   (:import (java.nio.file Files LinkOption Path)
            (java.nio.file.attribute PosixFilePermissions)))
 
 (defn- owner-only! [^Path p perms]
   (Files/setPosixFilePermissions p (PosixFilePermissions/fromString perms)))
 
+(defn- check-options [{:keys [port bind socket dir] :or {port 0 bind "127.0.0.1" dir "."} :as opts}]
+  (let [f "repl/start!"
+        text? #(and (string? %) (not (str/blank? %)))]
+    (check/arg f "opts" map? "a map like {:port 0} or {:socket \"/path/nrepl.sock\"}" opts)
+    (check/int-in f ":port" 0 65535 port)
+    (check/arg f ":bind" text? "an address to listen on, like \"127.0.0.1\"" bind)
+    (check/arg f ":dir" text? "a directory (a string)" dir)
+    (some->> socket (check/arg f ":socket" text? "a socket path (a string)"))
+    opts))
+
 (defn start!
   "Starts an nREPL server and returns it.
     {:port 0 :bind \"127.0.0.1\"}  TCP (port 0 picks one); writes .nrepl-port in :dir (default \".\")
     {:socket \"/path/nrepl.sock\"}   a unix socket, mode 0600, in a directory of mode 0700"
   ([] (start! {}))
-  ([{:keys [port bind socket dir] :or {port 0 bind "127.0.0.1" dir "."}}]
-   (if socket
-     (let [path (.toAbsolutePath (Path/of (str socket) (make-array String 0)))
-           parent (.getParent path)]
-       (when-not (Files/isDirectory parent (make-array LinkOption 0))
-         (Files/createDirectories parent (make-array java.nio.file.attribute.FileAttribute 0))
-         (owner-only! parent "rwx------"))
-       (Files/deleteIfExists path)
-       (let [server (nrepl/start-server :socket (str path))]
-         (owner-only! path "rw-------")
-         (assoc server ::socket path)))
-     (let [server (nrepl/start-server :port port :bind bind)
-           port-file (Path/of (str dir) (into-array String [".nrepl-port"]))]
-       (spit (.toFile port-file) (str (:port server)))
-       (assoc server ::port-file port-file)))))
+  ([opts]
+   (let [{:keys [port bind socket dir] :or {port 0 bind "127.0.0.1" dir "."}} (check-options opts)]
+     (if socket
+       (let [path (.toAbsolutePath (Path/of (str socket) (make-array String 0)))
+             parent (.getParent path)]
+         (when-not (Files/isDirectory parent (make-array LinkOption 0))
+           (Files/createDirectories parent (make-array java.nio.file.attribute.FileAttribute 0))
+           (owner-only! parent "rwx------"))
+         (Files/deleteIfExists path)
+         (let [server (nrepl/start-server :socket (str path))]
+           (owner-only! path "rw-------")
+           (assoc server ::socket path)))
+       (let [server (nrepl/start-server :port port :bind bind)
+             port-file (Path/of (str dir) (into-array String [".nrepl-port"]))]
+         (spit (.toFile port-file) (str (:port server)))
+         (assoc server ::port-file port-file))))))
 
 (defn stop!
   "Stops the server and removes its .nrepl-port or socket file."
   [server]
+  (check/arg "repl/stop!" "server" #(some? (:server-socket %)) "a server from repl/start!" server)
   (nrepl/stop-server server)
   (some-> (::port-file server) Files/deleteIfExists)
   (some-> (::socket server) Files/deleteIfExists)

@@ -5,12 +5,16 @@
   guest."
   (:refer-clojure :exclude [peek])
   (:require [clojure.string :as str]
+            [guestlab.check :as check]
+            [guestlab.errors :as err]
             [guestlab.guest :as g])
   (:import (guestlab.launcher Guest)
            (guestlab.memory GuestMemory)
            (guestlab.virtio ChainView ChainView$Descriptor Injectable QueueState)))
 
-(defn- dev-name [d] (if (keyword? d) (name d) (str d)))
+(def max-bytes
+  "The most bytes one peek, poke, inject! or chain descriptor moves: 1 MiB."
+  (* 1024 1024))
 
 (defn- ->map [^QueueState q]
   (let [id (.id q) c (.counters q)]
@@ -22,15 +26,22 @@
                 :interrupts (.interrupts c) :bytes-read (.bytesRead c)
                 :bytes-written (.bytesWritten c) :errors (.errors c)}}))
 
+(defn- queue-maps
+  "The queues of g as maps: all of them, or device's."
+  [fn-name g device]
+  (check/with-guest [vm fn-name g]
+    (mapv ->map (if (= ::all device) (.queues vm) (.queues vm (check/device fn-name vm device))))))
+
 (defn queues
   "Every started queue of the guest, or of one device, as maps: size, ring addresses,
   avail/used indices, the device's last seen index, pending chains and counters."
-  ([^Guest g] (mapv ->map (.queues g)))
-  ([^Guest g device] (mapv ->map (.queues g (dev-name device)))))
+  ([g] (queue-maps "rings/queues" g ::all))
+  ([g device] (queue-maps "rings/queues" g device)))
 
 (defn format-queues
   "The queues as a table a person can read."
   [qs]
+  (check/arg "rings/format-queues" "qs" #(and (sequential? %) (every? map? %)) "a vector of queues from rings/queues" qs)
   (let [header (format "%-10s %2s %5s %10s %10s %9s %8s %7s %9s %6s %6s %6s"
                        "device" "q" "size" "desc" "used" "avail.idx" "last-seen" "used.idx"
                        "pending" "kicks" "irqs" "reqs")
@@ -43,37 +54,56 @@
 
 (defn print-queues
   "Prints the guest's queues (or one device's) as a table."
-  ([^Guest g] (println (format-queues (queues g))))
-  ([^Guest g device] (println (format-queues (queues g device)))))
+  ([g] (println (format-queues (queue-maps "rings/print-queues" g ::all))))
+  ([g device] (println (format-queues (queue-maps "rings/print-queues" g device)))))
+
 ;; --- guest memory ------------------------------------------------------------
 
-(defn- memory ^GuestMemory [^Guest g] (.memory g))
+(defn- memory
+  "The guest's memory, or a one-line error when guestlab shares none with it (yet)."
+  ^GuestMemory [fn-name ^Guest g]
+  (try (.memory g)
+       (catch IllegalStateException e
+         (err/fail! :no-memory (str fn-name ": " (ex-message e)) {:fn fn-name :guest (.name g)} e))))
 
-(defn- check-range ^GuestMemory [^Guest g addr n]
-  (let [m (memory g)]
-    (when-not (and (>= addr 0) (pos? n) (.contains m addr n))
-      (throw (ex-info (format "0x%x+%d is not inside %s's memory (guest-physical 0 to 0x%x, with holes where the engine has them)"
-                              addr n (.name g) (.limit m))
-                      {:addr addr :length n})))
+(defn- address [fn-name addr]
+  (check/arg fn-name "addr" #(and (integer? %) (<= 0 % Long/MAX_VALUE))
+             "a guest-physical address (an integer from 0)" addr))
+
+(defn- check-range ^GuestMemory [fn-name ^Guest g addr n]
+  (let [m (memory fn-name g)]
+    (when-not (.contains m (long addr) (long n))
+      (err/fail! :outside-memory
+                 (format "%s: 0x%x+%d is not inside %s's memory (guest-physical 0 to 0x%x, with holes where the engine has them)"
+                         fn-name addr n (.name g) (.limit m))
+                 {:fn fn-name :guest (.name g) :addr addr :length n}))
     m))
 
 (defn peek
-  "n bytes of guest memory at guest-physical address addr (a byte array)."
-  ^bytes [^Guest g addr n]
-  (.read (check-range g addr n) (long addr) (int n)))
+  "n bytes of guest memory at guest-physical address addr (a byte array); n is 1 to 1 MiB."
+  ^bytes [g addr n]
+  (check/with-guest [vm "rings/peek" g]
+    (address "rings/peek" addr)
+    (check/int-in "rings/peek" "n" 1 max-bytes n)
+    (.read (check-range "rings/peek" vm addr n) (long addr) (int n))))
 
 (defn poke
-  "Writes bytes (a byte array or a sequence of 0-255 numbers) into guest memory at guest-physical
-  address addr. The guest is not told: poking a live kernel's memory is your experiment."
-  [^Guest g addr data]
-  (let [^bytes b (if (bytes? data) data (byte-array (map unchecked-byte data)))]
-    (.write (check-range g addr (alength b)) (long addr) b)
-    (alength b)))
+  "Writes bytes (a byte array or a sequence of 0-255 numbers, 1 byte to 1 MiB) into guest memory
+  at guest-physical address addr. The guest is not told: poking a live kernel's memory is your
+  experiment."
+  [g addr data]
+  (check/with-guest [vm "rings/poke" g]
+    (address "rings/poke" addr)
+    (let [b (check/byte-data "rings/poke" "data" 1 max-bytes data)]
+      (.write (check-range "rings/poke" vm addr (alength b)) (long addr) b)
+      (alength b))))
 
 (defn hexdump
   "Bytes as lines of 16: address, hex, ASCII (addresses start at base, default 0)."
   ([^bytes b] (hexdump b 0))
   ([^bytes b base]
+   (check/arg "rings/hexdump" "b" bytes? "a byte array" b)
+   (check/arg "rings/hexdump" "base" integer? "an address (an integer)" base)
    (str/join "\n"
              (for [[i row] (map-indexed vector (partition-all 16 b))]
                (format "%08x  %-48s |%s|" (+ base (* 16 i))
@@ -82,11 +112,15 @@
 
 ;; --- descriptor chains -------------------------------------------------------
 
-(defn- queue-state ^QueueState [^Guest g device queue]
-  (or (first (filter #(= queue (.index (.id ^QueueState %))) (.queues g (dev-name device))))
-      (throw (ex-info (str (.name g) " has no started queue " queue " on " (dev-name device)
-                           "; started: " (pr-str (mapv (juxt :device :queue) (queues g))))
-                      {:device device :queue queue}))))
+(defn- queue-state
+  "The state of queue `queue` of g's device n, which must exist and have been started."
+  ^QueueState [fn-name ^Guest g n queue]
+  (let [queue (check/queue fn-name g n queue)]
+    (or (first (filter #(= queue (.index (.id ^QueueState %))) (.queues g n)))
+        (err/fail! :queue-not-started
+                   (str fn-name ": queue " queue " of " n " (guest " (.name g) ") is not started yet (its driver has not set it up)"
+                        "; started: " (pr-str (mapv (juxt :device :queue) (map ->map (.queues g)))))
+                   {:fn fn-name :guest (.name g) :device n :queue queue}))))
 
 (defn- descriptor->map [^GuestMemory m max-bytes ^ChainView$Descriptor d]
   (let [flags (cond-> [] (.hasNext d) (conj :next) (.writable d) (conj :write) (.indirect d) (conj :indirect))
@@ -112,42 +146,57 @@
   the driver may have reused its buffers: see next-chain for a chain caught in flight) or :stale.
   A chain that breaks the rules has :problem saying which, as the device would see it."
   ([g device queue] (chain g device queue {}))
-  ([^Guest g device queue {:keys [avail head max-bytes] :or {max-bytes 64}}]
-   (let [q (queue-state g device queue)
-         m (memory g)
-         _ (when-not (or head avail (pos? (.requests (.counters q))))
-             (throw (ex-info (str (dev-name device) " q" queue " has taken no chain yet; give {:avail i} or {:head h}")
-                             {:device device :queue queue})))
-         avail (some-> (or avail (when-not head (dec (.lastAvail q)))) (bit-and 0xffff))
-         head (or head (ChainView/headAt m q (int avail)))
-         v (ChainView/read m q (int head))]
-     {:device (dev-name device) :queue queue :head head :avail-index avail
-      :status (when avail (slot-status q avail))
-      :descriptors (mapv #(descriptor->map m max-bytes %) (.descriptors v))
-      :problem (.problem v)})))
+  ([g device queue opts]
+   (check/with-guest [vm "rings/chain" g]
+     (let [f "rings/chain"
+           n (check/device f vm device)
+           q (queue-state f vm n queue)
+           {:keys [avail head max-bytes] :or {max-bytes 64}}
+           (check/arg f "opts" #(or (nil? %) (map? %)) "a map like {:avail i}, {:head h} or {:max-bytes n}" opts)
+           _ (some->> avail (check/int-in f ":avail" 0 0xffff))
+           _ (some->> head (check/int-in f ":head" 0 (dec (.size q))))
+           _ (check/int-in f ":max-bytes" 0 guestlab.rings/max-bytes max-bytes)
+           m (memory f vm)
+           _ (when-not (or head avail (pos? (.requests (.counters q))))
+               (err/fail! :no-chain (str f ": " n " q" queue " of guest " (.name vm) " has taken no chain yet; give {:avail i} or {:head h}")
+                          {:fn f :guest (.name vm) :device n :queue queue}))
+           avail (some-> (or avail (when-not head (dec (.lastAvail q)))) (bit-and 0xffff))
+           head (or head (ChainView/headAt m q (int avail)))
+           v (ChainView/read m q (int head))]
+       {:device n :queue queue :head head :avail-index avail
+        :status (when avail (slot-status q avail))
+        :descriptors (mapv #(descriptor->map m max-bytes %) (.descriptors v))
+        :problem (.problem v)}))))
 
 (defn next-chain
   "Waits up to :timeout-ms (default 10000) for the device to take its next chain on the queue,
   and decodes it at that moment, before the device can complete it, so its buffers still hold the
   driver's request. The device waits while the chain is decoded."
-  [^Guest g device queue & {:keys [timeout-ms max-bytes] :or {timeout-ms 10000 max-bytes 64}}]
-  (let [taken (promise)
-        stop (g/subscribe! g (fn [e]
-                               (when (and (= :request (:kind e)) (= (dev-name device) (:device e)) (= queue (:queue e))
-                                          (not (realized? taken)))
-                                 (deliver taken (try (chain g device queue {:head (:head e) :avail (:index e) :max-bytes max-bytes})
-                                                     (catch Throwable t t))))))]
+  [g device queue & {:keys [timeout-ms max-bytes] :or {timeout-ms 10000 max-bytes 64}}]
+  (let [f "rings/next-chain"
+        vm (check/live f g)
+        n (check/device f vm device)
+        queue (check/queue f vm n queue)
+        _ (check/timeout-ms f ":timeout-ms" timeout-ms)
+        _ (check/int-in f ":max-bytes" 0 guestlab.rings/max-bytes max-bytes)
+        taken (promise)
+        stop (g/subscribe! vm (fn [e]
+                                (when (and (= :request (:kind e)) (= n (:device e)) (= queue (:queue e))
+                                           (not (realized? taken)))
+                                  (deliver taken (try (chain vm n queue {:head (:head e) :avail (:index e) :max-bytes max-bytes})
+                                                      (catch Throwable t t))))))]
     (try
       (let [c (deref taken timeout-ms ::timeout)]
-        (cond (= ::timeout c) (throw (ex-info (str (dev-name device) " q" queue " took no chain within " timeout-ms " ms")
-                                              {:device device :queue queue}))
+        (cond (= ::timeout c) (err/fail! :timeout (str f ": " n " q" queue " of guest " (.name vm) " took no chain within " timeout-ms " ms")
+                                         {:fn f :guest (.name vm) :device n :queue queue})
               (instance? Throwable c) (throw c)
               :else (assoc c :status :in-flight)))
       (finally (stop)))))
 
 (defn format-chain
   "A chain from `chain` as text: one line per descriptor, then its bytes."
-  [{:keys [device queue head avail-index status descriptors problem]}]
+  [{:keys [device queue head avail-index status descriptors problem] :as c}]
+  (check/arg "rings/format-chain" "c" #(and (map? %) (sequential? (:descriptors %))) "a chain from rings/chain" c)
   (str/join "\n"
             (concat
              [(str device " q" queue " chain from head " head (when avail-index (str ", avail index " avail-index))
@@ -162,7 +211,9 @@
 
 (defn print-chain
   "Prints a chain (see `chain`)."
-  ([c] (println (format-chain c)))
+  ([c]
+   (check/arg "rings/print-chain" "c" #(and (map? %) (sequential? (:descriptors %))) "a chain from rings/chain" c)
+   (println (format-chain c)))
   ([g device queue] (print-chain (chain g device queue)))
   ([g device queue opts] (print-chain (chain g device queue opts))))
 
@@ -172,7 +223,10 @@
 
 (defn format-event
   "One event as a trace line, its time in ms relative to t0 (nanos)."
-  [t0 {:keys [nanos device queue kind index head length detail]}]
+  [t0 {:keys [nanos device queue kind index head length detail] :as e}]
+  (check/arg "rings/format-event" "t0" integer? "a time in nanoseconds (an integer)" t0)
+  (check/arg "rings/format-event" "e" #(and (map? %) (integer? (:nanos %)) (integer? (:queue %)) (keyword? (:kind %)))
+             "an event map from a trace or g/events" e)
   (str (format "%+10.3f ms  %-9s %-3s %-11s" (/ (- nanos t0) 1e6) device (if (neg? queue) "" (str "q" queue)) (name kind))
        (case kind
          :kick (str " #" index)
@@ -186,22 +240,30 @@
   errors and warnings) as they happen, with their time since the trace began. Options:
   :device and :queue narrow it, :print? (default true) prints each line as it happens,
   :limit (default 100000) events kept. Returns a trace; (stop! t) ends it and returns its events."
-  [^Guest g & {:keys [device queue print? limit] :or {print? true limit 100000}}]
-  (let [t0 (System/nanoTime)
+  [g & {:keys [device queue print? limit] :or {print? true limit 100000}}]
+  (let [f "rings/trace"
+        vm (check/live f g)
+        device (some->> device (check/device f vm))
+        _ (if device
+            (some->> queue (check/queue f vm device))
+            (some->> queue (check/arg f ":queue" #(and (integer? %) (not (neg? %))) "a queue index (an integer from 0)")))
+        _ (check/int-in f ":limit" 1 10000000 limit)
+        t0 (System/nanoTime)
         kept (atom [])
         out *out*
         wanted? (fn [e] (and (or (queue-kinds (:kind e)) (#{:device_error :host_warning} (:kind e)))
-                             (or (nil? device) (= (dev-name device) (:device e)))
+                             (or (nil? device) (= device (:device e)))
                              (or (nil? queue) (= queue (:queue e)))))
-        stop (g/subscribe! g (fn [e]
+        stop (g/subscribe! vm (fn [e]
                                (when (wanted? e)
                                  (when (< (count @kept) limit) (swap! kept conj e))
                                  (when print? (binding [*out* out] (println (format-event t0 e)))))))]
-    {::stop stop ::events kept ::t0 t0 :guest (.name g)}))
+    {::stop stop ::events kept ::t0 t0 :guest (.name vm)}))
 
 (defn stop!
   "Ends a trace and returns its events (maps, oldest first)."
   [t]
+  (check/arg "rings/stop!" "t" #(fn? (::stop %)) "a trace from rings/trace" t)
   ((::stop t))
   @(::events t))
 
@@ -209,6 +271,7 @@
   "Counts per device, queue and kind, and the median and maximum time in µs the device spent
   on a request (from taking the chain to using it)."
   [events]
+  (check/arg "rings/trace-summary" "events" #(and (sequential? %) (every? map? %)) "a vector of events from rings/stop!" events)
   (let [latency #(some->> (:detail %) (re-find #"latency=(\d+)us") second parse-long)]
     (into (sorted-map)
           (for [[[d q] es] (group-by (juxt :device :queue) events)
@@ -225,19 +288,38 @@
   placed in the next buffer the guest's driver posted on the receive queue, the queue's device
   thread is kicked to deliver it, and the guest is interrupted. Only the device side of the ring
   is used: a live driver's avail ring is never written behind its back."
-  [^Guest g device data]
-  (let [d (.device g (dev-name device))
-        ^bytes b (if (bytes? data) data (.getBytes (str data) java.nio.charset.StandardCharsets/UTF_8))]
-    (when-not (instance? Injectable d)
-      (throw (ex-info (str (dev-name device) " has no receive queue the host can feed (net and console devices do)")
-                      {:device device})))
-    (.inject ^Injectable d b)
-    {:device (dev-name device) :queue (.receiveQueue ^Injectable d) :bytes (alength b)}))
+  [g device data]
+  (check/with-guest [vm "rings/inject!" g]
+    (let [f "rings/inject!"
+          n (check/device f vm device)
+          d (.device vm n)
+          expected (str "a byte array or a string, of 1 to " max-bytes " bytes")
+          ^bytes b (cond (bytes? data) data
+                         (string? data) (.getBytes ^String data java.nio.charset.StandardCharsets/UTF_8)
+                         :else (err/bad-arg! f "data" expected data))]
+      (when-not (<= 1 (alength b) max-bytes) (err/bad-arg! f "data" expected data))
+      (when-not (instance? Injectable d)
+        (err/fail! :not-injectable (str f ": " n " of guest " (.name vm) " has no receive queue the host can feed (net and console devices do)")
+                   {:fn f :guest (.name vm) :device n}))
+      (try
+        (.inject ^Injectable d b)
+        (catch IllegalArgumentException e
+          (err/fail! :argument (str f ": " n " of guest " (.name vm) " cannot take this data: " (ex-message e))
+                     {:fn f :guest (.name vm) :device n :argument "data"} e))
+        (catch IllegalStateException e
+          (err/fail! :refused (str f ": " n " of guest " (.name vm) " cannot take data now: " (ex-message e))
+                     {:fn f :guest (.name vm) :device n} e)))
+      {:device n :queue (.receiveQueue ^Injectable d) :bytes (alength b)})))
 
 (defn ethernet-frame
   "An Ethernet frame: destination and source MACs as \"52:54:00:12:34:56\" text, a 16-bit
   EtherType, and a payload (bytes or text), padded to the 60-byte minimum."
   [dst src ether-type payload]
+  (doseq [[arg-name m] [["dst" dst] ["src" src]]]
+    (check/arg "rings/ethernet-frame" arg-name #(re-matches #"(?i)([0-9a-f]{2}:){5}[0-9a-f]{2}" %)
+               "a MAC address like \"52:54:00:12:34:56\"" m))
+  (check/int-in "rings/ethernet-frame" "ether-type" 0 0xffff ether-type)
+  (check/arg "rings/ethernet-frame" "payload" #(or (bytes? %) (string? %)) "a byte array or a string" payload)
   (let [mac #(map (fn [h] (unchecked-byte (Integer/parseInt h 16))) (str/split % #":"))
         p (if (bytes? payload) (seq payload) (seq (.getBytes (str payload) java.nio.charset.StandardCharsets/UTF_8)))
         body (concat (mac dst) (mac src) [(unchecked-byte (bit-shift-right ether-type 8)) (unchecked-byte ether-type)] p)]

@@ -8,6 +8,9 @@
   up! starts the guests in the order given, each booted before the next; down! stops them in
   the reverse order."
   (:require [clojure.spec.alpha :as s]
+            [clojure.string :as str]
+            [guestlab.check :as check]
+            [guestlab.errors :as err]
             [guestlab.guest :as g])
   (:import (guestlab.launcher Guest)))
 
@@ -18,7 +21,7 @@
 
 (defn- switch-name [sw] (if (keyword? sw) (name sw) (str sw)))
 
-(defn- fail [msg data] (throw (ex-info (str "invalid topology: " msg) data)))
+(defn- fail [msg data] (err/fail! :topology (str "invalid topology: " msg) data))
 
 (defn validate!
   "Returns the topology if it is valid, else throws naming what is wrong: each guest is checked as
@@ -26,7 +29,7 @@
   [topo]
   (when-not (s/valid? ::topology topo)
     (fail (str "expected a map with :guests (a non-empty vector of guest specs) and optionally "
-               ":switches (a vector of switch names like :lan), got " (pr-str topo))
+               ":switches (a vector of switch names like :lan), got " (err/describe topo))
           {:topology topo}))
   (let [declared (set (map switch-name (:switches topo)))]
     (doseq [[i spec] (map-indexed vector (:guests topo))]
@@ -67,36 +70,47 @@
                    (g/start! spec)
                    (catch Throwable e
                      (doseq [vm (rseq up)] (stop-quietly vm))
-                     (throw (ex-info (str "topology up!: guest " (:name spec) " failed to start: " (ex-message e)
-                                          (when (seq up) (str " (stopped again: " (mapv #(.name ^Guest %) up) ")")))
-                                     {:guest (:name spec)} e))))]
+                     (err/fail! :start-failed
+                                (str "topology up!: guest " (:name spec) " failed to start: " (ex-message e)
+                                     (when (seq up) (str " (stopped again: " (mapv #(.name ^Guest %) up) ")")))
+                                {:guest (:name spec)} e)))]
           (say (:name spec) (format "is up (%.1f s)" (/ (- (System/nanoTime) t0) 1e9)))
           (recur (rest specs) (conj up vm)))
         {:guests (into {} (map (juxt #(.name ^Guest %) identity) up))
          :order (mapv #(.name ^Guest %) up)
          :switches switches}))))
 
+(defn- running-topology [fn-name running]
+  (check/arg fn-name "running" #(and (map? %) (map? (:guests %)) (vector? (:order %)))
+             "a running topology from topo/up!" running))
+
 (defn guest
   "One guest of a running topology, by name."
   ^Guest [running guest-name]
+  (running-topology "topo/guest" running)
+  (check/arg "topo/guest" "guest-name" #(or (string? %) (keyword? %)) "a guest name like \"a\"" guest-name)
   (or (get-in running [:guests (name guest-name)])
-      (throw (ex-info (str "no guest " guest-name " in this topology; guests: " (:order running)) {:guest guest-name}))))
+      (err/fail! :no-guest (str "topo/guest: no guest " (err/describe guest-name) " in this topology; guests: "
+                                (str/join " " (:order running)))
+                 {:guest guest-name})))
 
 (defn down!
   "Stops the topology's guests in reverse order. Every guest is stopped even if one fails to;
   the first failure is thrown afterwards."
   [running]
+  (running-topology "topo/down!" running)
   (let [errors (doall (keep (fn [n]
                               (say "stopping" n)
                               (some->> (stop-quietly (guest running n)) (vector n)))
                             (rseq (:order running))))]
     (when-let [[n e] (first errors)]
-      (throw (ex-info (str "topology down!: stopping " n " failed: " (ex-message e)) {:guest n} e)))
+      (err/fail! :stop-failed (str "topology down!: stopping " n " failed: " (ex-message e)) {:guest n} e))
     nil))
 
 (defn status
   "Each guest's state and each switch's ports and forwarded frames."
   [running]
+  (running-topology "topo/status" running)
   {:guests (into {} (for [n (:order running)] [n (g/state (guest running n))]))
    :switches (into {} (for [sw (:switches running)
                             :let [s (.switchNamed (g/launcher) sw)]]

@@ -4,6 +4,7 @@ import clojure.java.api.Clojure;
 import clojure.lang.IFn;
 import clojure.lang.Keyword;
 import clojure.lang.Var;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.DynamicContainer;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.TestFactory;
@@ -41,6 +42,8 @@ class ClojureTests {
                     String name = ((Var) v).sym.getName();
                     return DynamicTest.dynamicTest(name, () -> {
                         Map<?, ?> result = (Map<?, ?>) runVar.invoke(v);
+                        Object skipped = result.get(Keyword.intern("skipped"));
+                        if (skipped != null) Assumptions.abort(ns + "/" + name + " skipped: " + skipped);
                         if (!Boolean.TRUE.equals(result.get(Keyword.intern("ok")))) {
                             fail(ns + "/" + name + " failed:\n" + result.get(Keyword.intern("report")));
                         }

@@ -60,7 +60,7 @@
     (is (= (seq frame) (seq (sim/net-receive vm :net0 2000))) "the driver received the frame as sent")
     (rings/inject! vm :console0 "typed\n")
     (is (= "typed\n" (sim/console-read vm :console0 2000)))
-    (is (re-find #"rng0 has no receive queue" (try (rings/inject! vm :rng0 "x") nil (catch Exception e (ex-message e)))))
+    (is (re-find #"rng0 of guest r2 has no receive queue" (try (rings/inject! vm :rng0 "x") nil (catch Exception e (ex-message e)))))
     (is (re-find #"an Ethernet frame is 14 to 1514 bytes" (try (rings/inject! vm :net0 (byte-array 5)) nil
                                                                 (catch Exception e (ex-message e)))))))
 
@@ -85,7 +85,7 @@
                (mapv :kind (filter #(= "rng0" (:device %)) seen))))
         (is (= 0 (g/dropped-count s)))))))
 
-(deftest rings-of-a-running-linux-guest
+(deftest ^:qemu rings-of-a-running-linux-guest
   (let [vm (g/start! {:name "live" :engine :qemu :memory "256M"
                       :devices [[:console] [:block {:file (disk 64)}] [:net {:switch :live-lan :mac "52:54:00:00:0c:01"}]]})]
     (testing "queues: the block queue and both net queues, with rings in guest memory"
