@@ -44,6 +44,7 @@ public final class Launcher implements AutoCloseable {
 
     private final Map<String, EthernetSwitch> switches = new ConcurrentHashMap<>();
     private final List<Guest> guests = new CopyOnWriteArrayList<>();
+    private final java.util.Set<String> starting = ConcurrentHashMap.newKeySet();
     private volatile boolean acceleratorSaid;
     private final DebianKit kit = new DebianKit(DebianKit.defaultCache(), line -> System.err.println("guestlab: " + line));
 
@@ -65,9 +66,24 @@ public final class Launcher implements AutoCloseable {
         return List.copyOf(guests);
     }
 
+    /** Starts a guest; its name must not be taken by another guest of this launcher that is not stopped. */
     public Guest start(GuestSpec spec) throws IOException {
         SpecCheck.validate(spec);
-        Guest g = switch (spec.engine()) {
+        // Reserved while it starts too, so two starts of one name at once cannot both succeed.
+        if (guests().stream().anyMatch(g -> g.name().equals(spec.name())) || !starting.add(spec.name())) {
+            throw new IllegalArgumentException("a guest named " + spec.name() + " is already running");
+        }
+        try {
+            Guest g = startEngine(spec);
+            guests.add(g);
+            return g;
+        } finally {
+            starting.remove(spec.name());
+        }
+    }
+
+    private Guest startEngine(GuestSpec spec) throws IOException {
+        return switch (spec.engine()) {
             case "sim" -> {
                 List<AutoCloseable> built = new ArrayList<>();
                 try {
@@ -87,8 +103,6 @@ public final class Launcher implements AutoCloseable {
             }
             default -> throw new IllegalArgumentException("engine " + spec.engine() + " is not available; engines: sim, qemu");
         };
-        guests.add(g);
-        return g;
     }
 
     /**

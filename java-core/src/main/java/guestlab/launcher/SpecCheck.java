@@ -30,6 +30,15 @@ final class SpecCheck {
             throw new IllegalArgumentException("memory must be at least 1 MiB and a multiple of 4096 bytes, not "
                     + spec.memoryBytes());
         }
+        long hostRam = ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                .getOperatingSystemMXBean()).getTotalMemorySize();
+        if (spec.memoryBytes() > hostRam) {
+            throw new IllegalArgumentException("memory " + spec.memoryBytes() + " is more than this host's RAM ("
+                    + hostRam + " bytes)");
+        }
+        if (spec.engine().equals("qemu") && spec.memoryBytes() % (1 << 20) != 0) {
+            throw new IllegalArgumentException("memory must be a whole number of MiB for QEMU, not " + spec.memoryBytes());
+        }
         Set<String> names = new HashSet<>();
         for (DeviceSpec d : named(spec.devices())) {
             if (!KINDS.contains(d.kind())) {

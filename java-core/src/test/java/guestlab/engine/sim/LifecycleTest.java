@@ -70,6 +70,28 @@ class LifecycleTest {
     }
 
     @Test
+    void twoRunningGuestsNeverShareANameButAStoppedOnesNameIsFree() throws Exception {
+        GuestSpec spec = new GuestSpec("twin", "sim", 4 << 20, List.of(new DeviceSpec("rng", null, Map.of())));
+        try (Launcher launcher = new Launcher()) {
+            Guest first = launcher.start(spec);
+            var e = assertThrows(IllegalArgumentException.class, () -> launcher.start(spec));
+            assertEquals("a guest named twin is already running", e.getMessage());
+            assertEquals(List.of(first), launcher.guests(), "the refused start left the first alone");
+            first.stop();
+            launcher.start(spec).stop();
+        }
+    }
+
+    @Test
+    void memoryBeyondTheHostsRamIsRefusedBeforeAnythingIsMapped() {
+        try (Launcher launcher = new Launcher()) {
+            var e = assertThrows(IllegalArgumentException.class,
+                    () -> launcher.start(new GuestSpec("big", "sim", 9999999L << 30, List.of())));
+            assertTrue(e.getMessage().startsWith("memory " + (9999999L << 30) + " is more than this host's RAM"), e.getMessage());
+        }
+    }
+
+    @Test
     void badSpecsAreRefusedWithTheFieldNamed() {
         try (Launcher launcher = new Launcher()) {
             var e1 = assertThrows(IllegalArgumentException.class, () -> launcher.start(new GuestSpec("x", "sim", 1000, List.of())));
