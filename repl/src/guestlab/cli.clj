@@ -1,11 +1,17 @@
 (ns guestlab.cli
-  "The command line: ./guestlab run FILE.clj, ./guestlab repl [--socket PATH]"
-  (:require [clojure.main :as main]
-            [guestlab.errors :as err]
-            [guestlab.guest :as g]
-            [guestlab.repl :as repl]))
+  "The command line: ./guestlab run FILE.clj, ./guestlab repl [--socket PATH].
 
-(defn- say [& xs] (binding [*out* *err*] (apply println "guestlab:" xs)))
+  Paths are the caller's: ./guestlab starts the JVM in the directory it was called from, so a
+  recipe's path, the disk images a recipe names and .nrepl-port are all relative to it. The lab
+  itself is loaded only once a verb runs, after a line saying so."
+  (:require [guestlab.text :as text]))
+
+(defn- say [& xs] (binding [*out* *err*] (apply println "guestlab:" xs) (flush)))
+
+(defn- lab
+  "The var sym names, its namespace loaded on first use."
+  [sym]
+  (requiring-resolve sym))
 
 (defn- load-in-own-ns
   "Loads a recipe in a namespace of its own, removed afterwards, so its defs never land in the
@@ -20,13 +26,16 @@
       (finally (remove-ns ns-sym)))))
 
 (defn run-recipe
-  "Loads a recipe file; every guest is stopped afterwards, even when it fails. Returns 0 on
-  success, 1 on failure (after printing why)."
+  "Loads a recipe file (a path relative to the JVM's working directory, the caller's); every guest
+  is stopped afterwards, even when it fails. Returns 0 on success, 1 on failure (after printing
+  why, control characters escaped), 2 if there is no such file."
   [file]
   (let [f (java.io.File. (str file))
         t0 (System/nanoTime)]
     (if-not (.isFile f)
-      (do (say "no such recipe:" file) 2)
+      (do (say "no such recipe:" (text/escape-controls file)
+               (str "(looked in " (text/escape-controls (.getAbsolutePath f)) ")"))
+          2)
       (try
         (say "running" file)
         (load-in-own-ns (.getPath f))
@@ -34,31 +43,50 @@
         0
         (catch Throwable e
           (let [cause (if (instance? clojure.lang.Compiler$CompilerException e) (or (ex-cause e) e) e)]
-            (say "recipe" file "failed:" (or (ex-message cause) (str cause)))
+            (say "recipe" file "failed:" (text/escape-controls (or (ex-message cause) (str cause))))
             ;; a guestlab error's message names everything already; other data may help
-            (when-let [d (when-not (err/guestlab-error cause) (ex-data cause))]
-              (say "details:" (pr-str (dissoc d :explain))))
+            (when-let [d (when-not ((lab 'guestlab.errors/guestlab-error) cause) (ex-data cause))]
+              (say "details:" (text/escape-controls (pr-str (dissoc d :explain)))))
             (when (System/getenv "GUESTLAB_TRACE") (.printStackTrace e)))
           1)
         (finally
-          (try (g/stop-all!) (catch Throwable e (say "stopping guests:" (ex-message e)))))))))
+          (try ((lab 'guestlab.guest/stop-all!)) (catch Throwable e (say "stopping guests:" (ex-message e)))))))))
+
+(def ^:private repl-init
+  "What the terminal REPL has required before its first prompt."
+  "(require '[guestlab.guest :as g] '[guestlab.sim :as sim] '[guestlab.rings :as rings]
+            '[guestlab.console :as con] '[guestlab.topology :as topo])")
+
+(defn- since-jvm-start
+  "Seconds since this JVM started, or nil if the OS does not say."
+  []
+  (let [start (.startInstant (.info (java.lang.ProcessHandle/current)))]
+    (when (.isPresent start)
+      (/ (.toMillis (java.time.Duration/between ^java.time.Instant (.get start) (java.time.Instant/now))) 1000.0))))
 
 (defn lab-repl
-  "An nREPL server (127.0.0.1 with .nrepl-port here, or a unix socket) and a REPL on this
-  terminal; both end when the terminal REPL does, and every guest is stopped."
+  "An nREPL server (127.0.0.1 with .nrepl-port in the working directory, or a unix socket) and a
+  REPL on this terminal (guestlab.terminal); both end when the terminal REPL does, and every guest
+  is stopped."
   [args]
+  (say "starting the REPL: loading guestlab, nREPL and JLine ...")
   (let [socket (second (drop-while #(not= "--socket" %) args))
-        server (repl/start! (if socket {:socket socket} {}))]
+        server ((lab 'guestlab.repl/start!) (if socket {:socket socket} {}))
+        home (System/getProperty "user.home")
+        shown #(let [p (str %)] (if (and home (.startsWith p (str home "/"))) (str "~" (subs p (count home))) p))]
     (say (if socket
            (str "nREPL server on unix socket " socket " (mode 0600)")
-           (str "nREPL server on 127.0.0.1:" (:port server) " (.nrepl-port written: cider-connect or Calva connect)")))
+           (str "nREPL server on 127.0.0.1:" (:port server) " (.nrepl-port written here: cider-connect or Calva connect)")))
     (try
-      (main/repl :init #(require '[guestlab.guest :as g] '[guestlab.sim :as sim] '[guestlab.rings :as rings]
-                                 '[guestlab.console :as con] '[guestlab.topology :as topo]))
+      ((lab 'guestlab.terminal/run-repl!)
+       {:init repl-init
+        :on-ready (fn [history]
+                    (say (str "ready" (some->> (since-jvm-start) (format " in %.1f s")) "; history in " (shown history)
+                              "; Tab completes, Ctrl-C interrupts an evaluation, Ctrl-D quits")))})
       0
       (finally
-        (repl/stop! server)
-        (g/stop-all!)))))
+        ((lab 'guestlab.repl/stop!) server)
+        ((lab 'guestlab.guest/stop-all!))))))
 
 (defn -main [& [verb file & more :as args]]
   (let [code (case verb

@@ -4,7 +4,8 @@
   (:require [clojure.string :as str]
             [guestlab.check :as check]
             [guestlab.errors :as err])
-  (:import (guestlab.devices BufferConsole)
+  (:import (guestlab.devices BufferConsole BufferConsole$ConsoleTimeoutException)
+           (guestlab.engine.qemu SerialConsole$ConsoleException)
            (guestlab.engine.sim SimGuest)
            (guestlab.launcher Guest QemuGuest)
            (java.time Duration)
@@ -50,22 +51,43 @@
   (-text [g fn-name _] (-expect g fn-name nil nil nil))
   (-run [g fn-name _ _] (-expect g fn-name nil nil nil)))
 
+(defn- console-failure
+  "A failed console wait from the Java side as a guestlab error (kind :console) whose message
+  shows the console's last lines escaped, the raw lines in its data (:console-tail); any other
+  exception as it is."
+  ^Throwable [fn-name ^Guest vm ^Throwable e]
+  (let [what #(str "guest " (.name vm) ": " %)]
+    (condp instance? e
+      SerialConsole$ConsoleException
+      (err/console-error fn-name (what (first (str/split-lines (str (.getMessage e)))))
+                         (.consoleTail ^SerialConsole$ConsoleException e) {:guest (.name vm)} e)
+      BufferConsole$ConsoleTimeoutException
+      (let [[head tail] (str/split (str (.getMessage e)) #"; last console output:\n" 2)]
+        (err/console-error fn-name (what head) tail {:guest (.name vm)} e))
+      e)))
+
+(defmacro ^:private scripting
+  "Runs body; a console failure it throws becomes a guestlab error (console-failure)."
+  [fn-name vm & body]
+  `(try ~@body (catch Exception e# (throw (console-failure ~fn-name ~vm e#)))))
+
 (defn expect
   "Waits until the guest's console output (since the last expect) matches re; returns the match.
   Options: :timeout-ms (default 10000), :device (sim guests; default :console0). On timeout,
-  throws with the last lines of output in the message."
+  throws with the last lines of output in the message, control characters escaped (\\u001b for
+  ESC); (:console-tail (ex-data e)) has them as the guest wrote them."
   [g re & {:keys [timeout-ms device] :or {timeout-ms 10000 device :console0}}]
   (check/with-guest [vm "con/expect" g]
     (check/arg "con/expect" "re" #(instance? Pattern %) "a regex like #\"login: \"" re)
     (check/timeout-ms "con/expect" ":timeout-ms" timeout-ms)
-    (-expect vm "con/expect" re timeout-ms device)))
+    (scripting "con/expect" vm (-expect vm "con/expect" re timeout-ms device))))
 
 (defn send-line
   "Types a line (a string) into the guest's console."
   [g text & {:keys [device] :or {device :console0}}]
   (check/with-guest [vm "con/send-line" g]
     (check/arg "con/send-line" "text" string? "a string" text)
-    (-send vm "con/send-line" text device)))
+    (scripting "con/send-line" vm (-send vm "con/send-line" text device))))
 
 (defn run
   "Runs a shell command in a :qemu guest and returns {:out text :exit code}."
@@ -73,7 +95,7 @@
   (check/with-guest [vm "con/run" g]
     (check/arg "con/run" "command" #(and (string? %) (not (str/blank? %))) "a shell command (a string)" command)
     (check/timeout-ms "con/run" ":timeout-ms" timeout-ms)
-    (-run vm "con/run" command timeout-ms)))
+    (scripting "con/run" vm (-run vm "con/run" command timeout-ms))))
 
 (defn output
   "Everything the guest has written to its console so far."

@@ -5,8 +5,10 @@
     (ex-message e) => \"rings/peek: n must be a positive integer up to 1048576, not -3\"
     (ex-data e)    => {:guestlab/error :argument :fn \"rings/peek\" :argument \"n\" :value -3}
 
-  Also the \"did you mean\" for a mistyped name. Nothing here knows about guests."
-  (:require [clojure.string :as str]))
+  Also the \"did you mean\" for a mistyped name, and errors that carry a guest's console lines
+  (escaped for a terminal, raw in the data). Nothing here knows about guests."
+  (:require [clojure.string :as str]
+            [guestlab.text :as text]))
 
 (defn one-line
   "s as one line: each line break, with the blanks around it, becomes a single space."
@@ -28,6 +30,19 @@
   "The kind of guestlab error e is (:stopped, :argument, ...), or nil if it is none."
   [e]
   (:guestlab/error (ex-data e)))
+
+;; --- errors that show a console ------------------------------------------------
+
+(defn console-error
+  "An ex-info for a console wait that failed, kind :console: \"<fn-name>: <what>\", then the
+  console's last lines, escaped (guestlab.text/console-lines) so that no control sequence of the
+  guest's reaches a terminal through the message. The lines as the guest wrote them are in the
+  data, as :console-tail."
+  [fn-name what tail data cause]
+  (ex-info (str fn-name ": " (text/escape-controls (one-line what))
+                (when-not (str/blank? tail) (str "\n--- last console lines ---\n" (text/console-lines tail))))
+           (assoc data :guestlab/error :console :fn fn-name :console-tail (str tail))
+           cause))
 
 ;; --- values in messages ------------------------------------------------------
 

@@ -6,8 +6,11 @@
   (:require [clojure.spec.alpha :as s]
             [clojure.string :as str]
             [guestlab.check :as check]
-            [guestlab.errors :as err])
-  (:import (guestlab.launcher DeviceSpec Guest Guest$State GuestSpec Launcher)
+            [guestlab.errors :as err]
+            [guestlab.printing])
+  (:import (guestlab.engine.qemu Accelerator SerialConsole$ConsoleException)
+           (guestlab.image GuestKit)
+           (guestlab.launcher DeviceSpec Guest Guest$State GuestSpec Launcher)
            (java.lang.management ManagementFactory)))
 
 (defonce ^:private the-launcher (delay (Launcher.)))
@@ -205,15 +208,45 @@
                       "; stop it (g/stop!) or give this one another :name")
                  {:guest guest-name}))))
 
+(def ^:dynamic *progress*
+  "What start! does with its progress lines (a :qemu boot takes seconds): a function of one line,
+  or nil for none. By default each line goes to *err* after \"guestlab: \"."
+  (fn [line] (binding [*out* *err*] (println "guestlab:" line) (flush))))
+
+(defn kit-description
+  "A kit as a person knows it: \"Debian 6.1.0-50-amd64\" for Debian's kit (a spec without
+  :kernel), else what the kit says of itself (\"own kernel bzImage\")."
+  [^GuestSpec spec ^GuestKit kit]
+  (if (.kernel spec) (.kernelVersion kit) (str "Debian " (.kernelVersion kit))))
+
+(defn- boot!
+  "Starts the guest of Java spec `spec`; a :qemu boot says what it boots, and when it is up."
+  ^Guest [^GuestSpec spec]
+  (let [say *progress*]
+    (if-not (and say (= "qemu" (.engine spec)))
+      (.start (launcher) spec)
+      (let [kit (.kitFor (launcher) spec) ; fetched and built here on first use, with its own lines
+            t0 (System/nanoTime)]
+        (say (str "booting " (.name spec) " (" (kit-description spec kit) ", "
+                  (str/upper-case (.name (Accelerator/choose))) ") ..."))
+        (let [g (.start (launcher) spec)]
+          (say (format "%s is up in %.1f s" (.name spec) (/ (- (System/nanoTime) t0) 1e9)))
+          g)))))
+
 (defn start!
   "Starts a guest from a spec map and returns it (a guestlab.launcher.Guest). Two guests that are
-  not stopped never share a name."
+  not stopped never share a name. A :qemu guest's boot prints a line when it starts and one when
+  it is up (see *progress*); if its init never shows, the error has the console's last lines,
+  escaped, and the raw ones in (:console-tail (ex-data e))."
   ^Guest [spec-map]
   (let [spec (->java-spec spec-map)
         guest-name (.name spec)]
     (claim-name! guest-name)
     (try
-      (.start (launcher) spec)
+      (boot! spec)
+      (catch SerialConsole$ConsoleException e
+        (throw (err/console-error "g/start!" (str "guest " guest-name ": " (first (str/split-lines (str (.getMessage e)))))
+                                  (.consoleTail e) {:guest guest-name} e)))
       (finally (swap! starting disj guest-name)))))
 
 (defn stop!

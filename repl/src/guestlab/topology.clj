@@ -67,7 +67,7 @@
         (let [t0 (System/nanoTime)
               vm (try
                    (say "starting" (:name spec) (str "(" (name (:engine spec :sim)) ")"))
-                   (g/start! spec)
+                   (binding [g/*progress* nil] (g/start! spec)) ; these lines say it already
                    (catch Throwable e
                      (doseq [vm (rseq up)] (stop-quietly vm))
                      (err/fail! :start-failed

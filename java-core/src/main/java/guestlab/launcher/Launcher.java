@@ -56,6 +56,14 @@ public final class Launcher implements AutoCloseable {
         return new GuestKit(spec.kernel(), spec.initrd(), "own kernel " + spec.kernel().getFileName());
     }
 
+    /**
+     * The kit a {@code qemu} guest of this spec boots: its own kernel and initrd, or Debian's kit
+     * (fetched and built on first use, with progress lines on stderr). {@link #start} uses the same.
+     */
+    public GuestKit kitFor(GuestSpec spec) throws IOException {
+        return spec.kernel() != null ? ownKit(spec) : kit.get();
+    }
+
     public EthernetSwitch switchNamed(String name) {
         return switches.computeIfAbsent(name, EthernetSwitch::new);
     }
@@ -98,8 +106,7 @@ public final class Launcher implements AutoCloseable {
                     System.err.println("guestlab: QEMU guests run with " + guestlab.engine.qemu.Accelerator.choose().reason());
                     acceleratorSaid = true;
                 }
-                yield QemuGuest.start(spec, spec.kernel() != null ? ownKit(spec) : kit.get(), BOOT_TIMEOUT,
-                        this::switchNamed, null);
+                yield QemuGuest.start(spec, kitFor(spec), BOOT_TIMEOUT, this::switchNamed, null);
             }
             default -> throw new IllegalArgumentException("engine " + spec.engine() + " is not available; engines: sim, qemu");
         };

@@ -5,6 +5,8 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
@@ -56,7 +58,7 @@ public final class QemuProcess implements AutoCloseable {
         if (ownsRunDir) command = command.withRunDir(Files.createTempDirectory("guestlab-qemu-"));
         Files.deleteIfExists(command.serialSocket());
         Files.deleteIfExists(command.qmpSocket());
-        ProcessBuilder pb = new ProcessBuilder(command.args())
+        ProcessBuilder pb = new ProcessBuilder(inOwnSession(command.args()))
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectErrorStream(true); // stdout and stderr: one tail
         Process p;
@@ -78,6 +80,22 @@ public final class QemuProcess implements AutoCloseable {
                     + "\n--- command ---\n" + String.join(" ", command.args()), e);
             throw failure;
         }
+    }
+
+    private static final Path SETSID = Path.of("/usr/bin/setsid");
+
+    /**
+     * args run in a session of their own (util-linux setsid, which execs in the same process, so
+     * the pid stays QEMU's), away from the terminal's process group: a Ctrl-C typed at the
+     * terminal, for the REPL, must not reach QEMU, which would quit on SIGINT. The JVM's shutdown
+     * hook still ends QEMU when the JVM ends.
+     */
+    static List<String> inOwnSession(List<String> args) {
+        if (!Files.isExecutable(SETSID)) return args;
+        List<String> all = new ArrayList<>(args.size() + 1);
+        all.add(SETSID.toString());
+        all.addAll(args);
+        return all;
     }
 
     private void connect(Duration timeout, Consumer<String> serialSink) throws IOException {
