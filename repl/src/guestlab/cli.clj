@@ -58,11 +58,9 @@
             '[guestlab.console :as con] '[guestlab.topology :as topo])")
 
 (defn- since-jvm-start
-  "Seconds since this JVM started, or nil if the OS does not say."
+  "Seconds since this JVM started."
   []
-  (let [start (.startInstant (.info (java.lang.ProcessHandle/current)))]
-    (when (.isPresent start)
-      (/ (.toMillis (java.time.Duration/between ^java.time.Instant (.get start) (java.time.Instant/now))) 1000.0))))
+  (/ (.getUptime (java.lang.management.ManagementFactory/getRuntimeMXBean)) 1000.0))
 
 (defn lab-repl
   "An nREPL server (127.0.0.1 with .nrepl-port in the working directory, or a unix socket) and a
@@ -81,7 +79,7 @@
       ((lab 'guestlab.terminal/run-repl!)
        {:init repl-init
         :on-ready (fn [history]
-                    (say (str "ready" (some->> (since-jvm-start) (format " in %.1f s")) "; history in " (shown history)
+                    (say (str "ready in " (format "%.1f s" (since-jvm-start)) "; history in " (shown history)
                               "; Tab completes, Ctrl-C interrupts an evaluation, Ctrl-D quits")))})
       0
       (finally

@@ -190,9 +190,9 @@
           (if (and t (>= (- (System/currentTimeMillis) t) grace-ms))
             (let [^Thread th (deref (:thread job) 0 nil)]
               (session/abandon! s)
-              (println! w (str "guestlab: the evaluation did not stop on Ctrl-C; it goes on in the background"
+              (println! w (str "\nguestlab: the evaluation did not stop on Ctrl-C; it goes on in the background"
                                (when th (str " (thread " (.getName th) ")"))
-                               " and the REPL goes on without it"))
+                               " until it ends or the REPL does"))
               :abandoned)
             (recur))))))
 
@@ -218,7 +218,8 @@
         interrupted-at (atom nil)
         quiet {:value (fn [_]) :caught (fn [e _] (println! out (error-text e false)))}
         shown {:value (fn [v] (println! out (value-text v)))
-               :caught (fn [e job] (println! out (error-text e @(:interrupted job))))}]
+               ;; after Ctrl-C the terminal has echoed ^C: the message goes on a line of its own
+               :caught (fn [e job] (let [i @(:interrupted job)] (println! out (str (when i "\n") (error-text e i)))))}]
     (.handle t Terminal$Signal/INT (reify Terminal$SignalHandler (handle [_ _] (on-ctrl-c! s interrupted-at))))
     (try
       (when init (session/outcome (session/evaluate! s init quiet) Long/MAX_VALUE))

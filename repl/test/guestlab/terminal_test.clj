@@ -181,3 +181,25 @@
             (is (str/includes? shown "\\u001b[6n"))))
         (pty/await! r prompt 5000)
         (quit! r)))))
+
+(deftest ^:qemu ctrl-c-never-reaches-a-qemu-guest
+  (when (pty/available?)
+    (let [dir (temp-dir)]
+      (with-repl [r dir (str dir "/history")]
+        (pty/type! r "(def vm (g/start! {:name \"qemu-ctrl-c\" :engine :qemu :memory \"256M\" :devices [[:console] [:rng]]}))\r")
+        (pty/await! r #"guestlab: booting qemu-ctrl-c \((Debian [^,]+|own kernel [^,]+), (TCG|KVM)\) \.\.\." 120000)
+        (pty/await! r #"guestlab: qemu-ctrl-c is up in [0-9.]+ s" 120000)
+        (pty/await! r #"#'user/vm" 10000)
+        (pty/await! r prompt 5000)
+        (testing "Ctrl-C during an evaluation, and at the prompt: QEMU is in a session of its own and never sees it"
+          (pty/type! r "(do (println (str \"sleep\" \"ing\")) (Thread/sleep 60000))\r")
+          (pty/await! r #"sleeping" 10000)
+          (pty/type! r :ctrl-c)
+          (pty/await! r #"interrupted \(Ctrl-C\)" 10000)
+          (pty/await! r prompt 5000)
+          (pty/type! r :ctrl-c)
+          (pty/await! r prompt 5000))
+        (pty/type! r "[(g/state vm) (:out (con/run vm \"echo still-$((6*7))\"))]\r")
+        (pty/await! r #"\[:running \"still-42\\n\"\]" 30000)
+        (pty/await! r prompt 5000)
+        (quit! r)))))
