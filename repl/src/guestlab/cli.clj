@@ -68,7 +68,9 @@
   is stopped."
   [args]
   (say "starting the REPL: loading guestlab, nREPL and JLine ...")
-  (let [socket (second (drop-while #(not= "--socket" %) args))
+  (let [open-terminal (lab 'guestlab.terminal/open-terminal)
+        terminal (future (open-terminal)) ; JLine opens the terminal while nREPL loads and starts
+        socket (second (drop-while #(not= "--socket" %) args))
         server ((lab 'guestlab.repl/start!) (if socket {:socket socket} {}))
         home (System/getProperty "user.home")
         shown #(let [p (str %)] (if (and home (.startsWith p (str home "/"))) (str "~" (subs p (count home))) p))]
@@ -77,7 +79,8 @@
            (str "nREPL server on 127.0.0.1:" (:port server) " (.nrepl-port written here: cider-connect or Calva connect)")))
     (try
       ((lab 'guestlab.terminal/run-repl!)
-       {:init repl-init
+       {:terminal @terminal
+        :init repl-init
         :on-ready (fn [history]
                     (say (str "ready in " (format "%.1f s" (since-jvm-start)) "; history in " (shown history)
                               "; Tab completes, Ctrl-C interrupts an evaluation, Ctrl-D quits")))})

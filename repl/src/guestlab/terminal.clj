@@ -153,7 +153,10 @@
   "How long an interrupted evaluation has to end before the prompt comes back without it."
   2000)
 
-(defn- terminal ^Terminal []
+(defn open-terminal
+  "The user's terminal, through JLine (a dumb one when the input is not a terminal). Opening it
+  takes a few hundred milliseconds, so the command line opens it while the rest loads."
+  ^Terminal []
   (-> (TerminalBuilder/builder) (.name "guestlab") (.system true) (.dumb true) (.build)))
 
 (defn- line-reader ^LineReader [^Terminal t s ^java.io.File history]
@@ -206,12 +209,13 @@
       (reset! interrupted-at (System/currentTimeMillis)))))
 
 (defn run-repl!
-  "The terminal REPL, until Ctrl-D (or the end of its input). Options: :init, forms (as text)
+  "The terminal REPL, until Ctrl-D (or the end of its input). Options: :terminal, from
+  open-terminal (default: opened here; closed at the end either way); :init, forms (as text)
   evaluated first, silently; :history, the history file (default from history-file); :on-ready,
   called with the history file once the first prompt is about to show."
-  [{:keys [init history on-ready]}]
+  [{:keys [terminal init history on-ready]}]
   (let [history (or history (history-file (System/getenv) (System/getProperty "user.home")))
-        t (terminal)
+        ^Terminal t (or terminal (open-terminal))
         out (.writer t)
         s (session/session {:out out})
         reader (line-reader t s history)
