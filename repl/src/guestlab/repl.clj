@@ -20,6 +20,21 @@
     (some->> socket (check/arg f ":socket" text? "a socket path (a string)"))
     opts))
 
+(defn- remove-port-file!
+  "Deletes .nrepl-port if it still names this server's port (another REPL may have written its
+  own there since)."
+  [^Path port-file port]
+  (try
+    (when (= port (str/trim (slurp (.toFile port-file)))) (Files/deleteIfExists port-file))
+    (catch java.io.IOException _)))
+
+(defn- cleanup-at-exit!
+  "A shutdown hook that removes .nrepl-port when the JVM ends without stop! (a signal, a
+  System/exit), so no stale one is left behind; stop! unregisters it."
+  ^Thread [port-file port]
+  (doto (Thread. ^Runnable (fn [] (remove-port-file! port-file port)) "guestlab-nrepl-port-cleanup")
+    (->> (.addShutdownHook (Runtime/getRuntime)))))
+
 (defn start!
   "Starts an nREPL server and returns it.
     {:port 0 :bind \"127.0.0.1\"}  TCP (port 0 picks one); writes .nrepl-port in :dir (default \".\")
@@ -40,13 +55,15 @@
        (let [server (nrepl/start-server :port port :bind bind)
              port-file (Path/of (str dir) (into-array String [".nrepl-port"]))]
          (spit (.toFile port-file) (str (:port server)))
-         (assoc server ::port-file port-file))))))
+         (assoc server ::port-file port-file ::cleanup (cleanup-at-exit! port-file (str (:port server)))))))))
 
 (defn stop!
   "Stops the server and removes its .nrepl-port or socket file."
   [server]
   (check/arg "repl/stop!" "server" #(some? (:server-socket %)) "a server from repl/start!" server)
   (nrepl/stop-server server)
+  (when-let [^Thread hook (::cleanup server)]
+    (try (.removeShutdownHook (Runtime/getRuntime) hook) (catch IllegalStateException _))) ; the JVM is ending
   (some-> (::port-file server) Files/deleteIfExists)
   (some-> (::socket server) Files/deleteIfExists)
   nil)

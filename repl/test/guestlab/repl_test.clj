@@ -39,3 +39,21 @@
       (is (= "rwx------" (PosixFilePermissions/toString
                           (Files/getPosixFilePermissions (.getParent (Path/of path (make-array String 0))) (make-array LinkOption 0)))))
       (finally (repl/stop! server)))))
+
+(deftest a-repl-killed-without-stop-leaves-no-stale-nrepl-port
+  (let [dir (temp-dir)
+        port-file (java.io.File. (str dir "/.nrepl-port"))
+        p (.start (doto (ProcessBuilder. [(str (System/getProperty "java.home") "/bin/java")
+                                          "-cp" (or (System/getProperty "surefire.test.class.path") (System/getProperty "java.class.path"))
+                                          "clojure.main" "-e"
+                                          (str "(require 'guestlab.repl) (do (guestlab.repl/start! {:dir " (pr-str dir) "}) nil)"
+                                               " (println :written) (flush) @(promise)")])
+                    (.redirectErrorStream true)))]
+    (try
+      (let [out (java.io.BufferedReader. (java.io.InputStreamReader. (.getInputStream p)))]
+        (is (= ":written" (.readLine out)))
+        (is (.exists port-file))
+        (.destroy p) ; SIGTERM, as when the terminal goes away
+        (is (.waitFor p 20 java.util.concurrent.TimeUnit/SECONDS))
+        (is (not (.exists port-file)) "the JVM's end removed it"))
+      (finally (.destroyForcibly p)))))
