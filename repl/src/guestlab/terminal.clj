@@ -111,20 +111,21 @@
       (rawWordLength [_] (count word)))))
 
 (defn- parser
-  "JLine's parser: Enter inside an unfinished form continues the input on a new line."
-  ^Parser [s]
+  "JLine's parser: Enter inside an unfinished form continues the input on a new line. current-ns
+  is a function: the namespace the input is read in."
+  ^Parser [current-ns]
   (reify Parser
     (parse [_ line cursor context]
       (when (= context org.jline.reader.Parser$ParseContext/ACCEPT_LINE)
-        (let [state (input-state line (session/current-ns s))]
+        (let [state (input-state line (current-ns))]
           (when (map? state)
             (throw (EOFError. -1 -1 "unfinished form" nil (int (:incomplete state)) nil)))))
       (parsed-line line cursor))))
 
-(defn- completer ^Completer [s]
+(defn- completer ^Completer [current-ns]
   (reify Completer
     (complete [_ _ line out]
-      (doseq [{:keys [candidate type]} (candidates (.word line) (session/current-ns s))]
+      (doseq [{:keys [candidate type]} (candidates (.word line) (current-ns))]
         ;; a namespace goes on with "/", so no space after it; a var is whole
         (.add ^List out (Candidate. candidate candidate nil nil nil nil (not= :namespace type)))))))
 
@@ -159,19 +160,48 @@
   ^Terminal []
   (-> (TerminalBuilder/builder) (.name "guestlab") (.system true) (.dumb true) (.build)))
 
-(defn- line-reader ^LineReader [^Terminal t s ^java.io.File history]
+(defn- line-reader ^LineReader [^Terminal t current-ns ^java.io.File history]
   (io/make-parents history)
   (-> (LineReaderBuilder/builder)
       (.terminal t)
       (.appName "guestlab")
-      (.parser (parser s))
-      (.completer (completer s))
+      (.parser (parser current-ns))
+      (.completer (completer current-ns))
       (.variable LineReader/HISTORY_FILE (.toPath history))
       (.variable LineReader/HISTORY_FILE_SIZE (int 10000))
       (.variable LineReader/INDENTATION (int 2))
       (.option LineReader$Option/DISABLE_EVENT_EXPANSION true) ; ! is part of names here (g/start!)
       (.option LineReader$Option/AUTO_FRESH_LINE true)
       (.build)))
+
+(defn- prompt-safe-writer
+  "A writer to the terminal for evaluations and what they start. While the prompt waits for
+  input, a line written from another thread (rings/trace prints events as they happen) goes
+  above the prompt and the line being typed (JLine's printAbove), not into them."
+  ^Writer [^LineReader reader ^Writer direct]
+  (let [pending (StringBuilder.)
+        emit! (fn [^String text]
+                (locking pending
+                  (if-not (.isReading reader)
+                    (do (.write direct (str pending text)) (.setLength pending 0))
+                    (let [all (str pending text)
+                          cut (.lastIndexOf all "\n")]
+                      (.setLength pending 0)
+                      (if (neg? cut)
+                        (.append pending all)
+                        (do (.printAbove reader (subs all 0 cut))
+                            (.append pending (subs all (inc cut)))))))))]
+    (proxy [Writer] []
+      (write
+        ([x] (emit! (if (integer? x) (str (char x)) (if (string? x) x (String. ^chars x)))))
+        ([x off len] (emit! (if (string? x) (subs x off (+ off len)) (String. ^chars x (int off) (int len))))))
+      (flush []
+        (locking pending
+          (when (and (pos? (.length pending)) (not (.isReading reader)))
+            (.write direct (str pending))
+            (.setLength pending 0))
+          (.flush direct)))
+      (close [] (.flush ^Writer this)))))
 
 (defn- prompts
   "The prompt for namespace ns and the one for the lines after the first of an input."
@@ -216,9 +246,11 @@
   [{:keys [terminal init history on-ready]}]
   (let [history (or history (history-file (System/getenv) (System/getProperty "user.home")))
         ^Terminal t (or terminal (open-terminal))
-        out (.writer t)
+        session-ref (promise)
+        reader (line-reader t #(session/current-ns @session-ref) history)
+        out (prompt-safe-writer reader (.writer t))
         s (session/session {:out out})
-        reader (line-reader t s history)
+        _ (deliver session-ref s)
         interrupted-at (atom nil)
         quiet {:value (fn [_]) :caught (fn [e _] (println! out (error-text e false)))}
         shown {:value (fn [v] (println! out (value-text v)))

@@ -182,6 +182,24 @@
         (pty/await! r prompt 5000)
         (quit! r)))))
 
+(deftest a-line-printed-while-the-prompt-waits-goes-above-the-line-being-typed
+  (when (pty/available?)
+    (let [dir (temp-dir)]
+      (with-repl [r dir (str dir "/history")]
+        ;; as rings/trace prints events from a device thread while the user types: a thread that
+        ;; prints once the file "go" appears in the REPL's directory
+        (pty/type! r "(future (while (not (.exists (java.io.File. \"go\"))) (Thread/sleep 20)) (println (str \"from\" \"-another-thread\")))\r")
+        (pty/await! r prompt 5000)
+        (pty/type! r "(+ 1")
+        (pty/await! r #"\(\+ 1" 5000)
+        (spit (io/file dir "go") "")
+        (pty/await! r #"from-another-thread" 5000)
+        (pty/await! r #"user=> \(\+ 1" 5000) ; the prompt and the typed text drawn again, below the line
+        (pty/type! r " 2)\r")
+        (pty/await! r #"3\r?\n" 5000)
+        (pty/await! r prompt 5000)
+        (quit! r)))))
+
 (deftest ^:qemu ctrl-c-never-reaches-a-qemu-guest
   (when (pty/available?)
     (let [dir (temp-dir)]
