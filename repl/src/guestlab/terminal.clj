@@ -22,7 +22,7 @@
            (java.util List)
            (org.jline.reader Candidate CompletingParsedLine Completer EndOfFileException EOFError LineReader LineReader$Option
                               LineReaderBuilder Parser UserInterruptException)
-           (org.jline.terminal Terminal Terminal$Signal Terminal$SignalHandler TerminalBuilder)))
+           (org.jline.terminal Size Terminal Terminal$Signal Terminal$SignalHandler TerminalBuilder)))
 
 ;; --- where the history lives --------------------------------------------------
 
@@ -158,7 +158,12 @@
   "The user's terminal, through JLine (a dumb one when the input is not a terminal). Opening it
   takes a few hundred milliseconds, so the command line opens it while the rest loads."
   ^Terminal []
-  (-> (TerminalBuilder/builder) (.name "guestlab") (.system true) (.dumb true) (.build)))
+  (let [t (-> (TerminalBuilder/builder) (.name "guestlab") (.system true) (.dumb true) (.build))]
+    ;; a pty nobody gave a size (some containers, script(1) without a terminal) says 0 x 0, and
+    ;; the line editor would draw into no columns at all
+    (when (or (zero? (.getWidth t)) (zero? (.getHeight t)))
+      (.setSize t (Size. 80 24)))
+    t))
 
 (defn- line-reader ^LineReader [^Terminal t current-ns ^java.io.File history]
   (io/make-parents history)
