@@ -83,7 +83,7 @@
         :init repl-init
         :on-ready (fn [history]
                     (say (str "ready in " (format "%.1f s" (since-jvm-start)) "; history in " (shown history)
-                              "; Tab completes, Ctrl-C interrupts an evaluation, Ctrl-D quits")))})
+                              "; Tab completes, Ctrl-C interrupts, Ctrl-D quits")))})
       0
       (finally
         ((lab 'guestlab.repl/stop!) server)
