@@ -165,8 +165,20 @@
       (.setSize t (Size. 80 24)))
     t))
 
+(defn- owner-only-file!
+  "Creates file, readable by its owner only (a history holds what was typed), unless it exists."
+  [^java.io.File file]
+  (io/make-parents file)
+  (when-not (.exists file)
+    (try
+      (java.nio.file.Files/createFile (.toPath file)
+                                      (into-array java.nio.file.attribute.FileAttribute
+                                                  [(java.nio.file.attribute.PosixFilePermissions/asFileAttribute
+                                                    (java.nio.file.attribute.PosixFilePermissions/fromString "rw-------"))]))
+      (catch java.io.IOException _)))) ; another REPL made it meanwhile, or the directory is not ours: JLine will say
+
 (defn- line-reader ^LineReader [^Terminal t current-ns ^java.io.File history]
-  (io/make-parents history)
+  (owner-only-file! history)
   (-> (LineReaderBuilder/builder)
       (.terminal t)
       (.appName "guestlab")

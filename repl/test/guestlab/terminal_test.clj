@@ -122,6 +122,9 @@
         (quit! r))
       (is (not (.exists (io/file dir ".nrepl-port"))) "and removed when it ends")
       (is (str/includes? (slurp history) "(+ 40 2)") "the line is in the history file")
+      (is (= "rw-------" (java.nio.file.attribute.PosixFilePermissions/toString
+                          (Files/getPosixFilePermissions (.toPath (io/file history)) (make-array java.nio.file.LinkOption 0))))
+          "readable by its owner only")
       (with-repl [r dir history]
         (pty/type! r :up)
         (pty/await! r #"\(\+ 40 2\)" 5000)
