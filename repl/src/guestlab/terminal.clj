@@ -221,10 +221,12 @@
       (close [] (.flush ^Writer this)))))
 
 (defn- prompts
-  "The prompt for namespace ns and the one for the lines after the first of an input."
+  "The prompt for namespace ns and the one for the lines after the first of an input, as JLine's
+  prompt patterns (where % is special)."
   [ns]
-  (let [p (str (ns-name ns) "=> ")]
-    [p (str/replace (str (str/join (repeat (max 0 (- (count p) 5)) " ")) "#_=> ") "%" "%%")]))
+  (let [p (str (ns-name ns) "=> ")
+        p2 (str (str/join (repeat (max 0 (- (count p) 5)) " ")) "#_=> ")]
+    (mapv #(str/replace % "%" "%%") [p p2])))
 
 (defn- println! [^Writer w & xs]
   (.write w (str (str/join " " xs) "\n"))
