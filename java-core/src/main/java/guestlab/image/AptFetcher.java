@@ -34,7 +34,7 @@ public final class AptFetcher implements Apt {
             }
             p = pb.start();
         } catch (IOException e) {
-            throw new IOException(cmd.getFirst() + " is not available (" + e.getMessage() + ")\nguestlab fetches Debian's "
+            throw new IOException(cmd.getFirst() + " is not available: " + e.getMessage().strip() + "\nguestlab fetches Debian's "
                     + "kernel and busybox with apt; without it, give a kernel and an initrd by path instead: "
                     + ":kernel \"/path/vmlinuz\" :initrd \"/path/initrd.img\" in the guest spec (their /init must print "
                     + GuestKit.INIT_MARKER + " when it is up).", e);

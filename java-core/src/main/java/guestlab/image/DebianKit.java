@@ -46,8 +46,11 @@ public final class DebianKit {
     private final Consumer<String> progress;
     private Built resolved;
 
-    /** A kit as built: where its files are, and what it is (its packages, the sha256 of everything). */
-    private record Built(GuestKit kit, Path dir, KitLock manifest) {}
+    /**
+     * A kit as built: where its files are, what it is (its packages, the sha256 of everything),
+     * and whether it was built just now (else taken from its directory).
+     */
+    private record Built(GuestKit kit, Path dir, KitLock manifest, boolean builtNow) {}
 
     /** The kit apt offers today (the system's apt), cached under {@code cache}. */
     public DebianKit(Path cache, Consumer<String> progress) {
@@ -219,7 +222,7 @@ public final class DebianKit {
         Path kernelDeb = debs.resolve(lock.kernelPackage().debFileName());
         Path busyboxDeb = debs.resolve(lock.busyboxPackage().debFileName());
         Built b = build(kernelDeb, busyboxDeb, false, lock.packages());
-        if (!matches(b.manifest())) {
+        if (!matches(b.manifest()) && !b.builtNow()) {
             progress.accept("the kit in " + b.dir() + " is not the one " + lockName + " names; building it again from its packages");
             b = build(kernelDeb, busyboxDeb, true, lock.packages());
         }
@@ -234,7 +237,7 @@ public final class DebianKit {
                     + m.initramfsSha256() + ", the lock says " + lock.initramfsSha256() + " (the packages match; the lock "
                     + "was written by a guestlab that builds the initramfs differently: ./guestlab kit lock writes a new one)");
         }
-        return new Built(b.kit(), b.dir(), lock);
+        return new Built(b.kit(), b.dir(), lock, b.builtNow());
     }
 
     private boolean matches(KitLock m) {
@@ -257,7 +260,8 @@ public final class DebianKit {
         Path kernel = kitDir.resolve("vmlinuz");
         Path initrd = kitDir.resolve(INITRAMFS);
         Path version = kitDir.resolve("kernel-version");
-        if (fresh || !(Files.isRegularFile(initrd) && Files.isRegularFile(kernel) && Files.isRegularFile(version))) {
+        boolean build = fresh || !(Files.isRegularFile(initrd) && Files.isRegularFile(kernel) && Files.isRegularFile(version));
+        if (build) {
             progress.accept("building the guest kit from " + kernelDeb.getFileName() + " and " + busyboxDeb.getFileName());
             Files.createDirectories(kitDir);
             Path work = Files.createTempDirectory(cache, "unpack-");
@@ -279,7 +283,7 @@ public final class DebianKit {
         String kver = Files.readString(version).strip();
         if (packages == null) packages = List.of(describe(kernelDeb), describe(busyboxDeb));
         KitLock manifest = new KitLock(packages, kver, sha256(kernel), sha256(initrd));
-        return new Built(new GuestKit(kernel, initrd, kver), kitDir, manifest);
+        return new Built(new GuestKit(kernel, initrd, kver), kitDir, manifest, build);
     }
 
     private static void replace(Path from, Path to) throws IOException {

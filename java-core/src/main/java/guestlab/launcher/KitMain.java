@@ -71,7 +71,7 @@ public final class KitMain {
         List<String[]> rows = new ArrayList<>();
         rows.add(new String[] {"package", "version", "arch", "sha256"});
         for (KitLock.Package p : kit.packages()) rows.add(new String[] {p.name(), p.version(), p.architecture(), p.sha256()});
-        rows.add(new String[] {"built from them", "", "", ""});
+        rows.add(new String[] {"built from them:", "", "", ""});
         rows.add(new String[] {"vmlinuz", kit.kernelVersion(), "", kit.kernelSha256()});
         rows.add(new String[] {"initramfs.cpio", "", "", kit.initramfsSha256()});
         int[] w = new int[4];
@@ -79,6 +79,6 @@ public final class KitMain {
         for (String[] r : rows) {
             out.println(("  %-" + w[0] + "s  %-" + w[1] + "s  %-" + w[2] + "s  %s").formatted((Object[]) r).stripTrailing());
         }
-        out.println("  in " + dir);
+        out.println("  cached in " + dir);
     }
 }

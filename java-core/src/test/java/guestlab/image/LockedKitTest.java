@@ -60,7 +60,7 @@ class LockedKitTest {
     static final Apt FAILING_APT = new Apt() {
         @Override
         public String dependency(String metapackage, String prefix) throws IOException {
-            throw new IOException("apt-cache is not available (Cannot run program \"apt-cache\": error=2, No such file or directory)\n"
+            throw new IOException("apt-cache is not available: Cannot run program \"apt-cache\": error=2, No such file or directory\n"
                     + "guestlab fetches Debian's kernel and busybox with apt; ...");
         }
 
@@ -164,6 +164,16 @@ class LockedKitTest {
         assertEquals("kit lock test-kit.edn: the initramfs this guestlab builds from these packages has sha256 "
                 + built.initramfsSha256() + ", the lock says " + other + " (the packages match; the lock was written by a "
                 + "guestlab that builds the initramfs differently: ./guestlab kit lock writes a new one)", e.getMessage());
+
+        // A cache with the packages but no kit builds it once, not again to be sure.
+        Path fresh = dir.resolve("fresh-cache");
+        Files.createDirectories(fresh.resolve("debs"));
+        for (KitLock.Package p : built.packages()) {
+            Files.copy(cache.resolve("debs").resolve(p.debFileName()), fresh.resolve("debs").resolve(p.debFileName()));
+        }
+        progress.clear();
+        assertThrows(IOException.class, () -> DebianKit.locked(fresh, lock, "test-kit.edn", NO_APT, progress::add).get());
+        assertEquals(1, progress.stream().filter(l -> l.startsWith("building the guest kit")).count(), progress.toString());
     }
 
     @Test
@@ -173,8 +183,8 @@ class LockedKitTest {
         DebianKit kit = new DebianKit(cache, FAILING_APT, progress::add);
         assertEquals(FakeDebs.KVER, kit.get().kernelVersion());
         assertEquals(today, kit.manifest());
-        assertEquals(List.of("note: apt could not give today's kit (apt-cache is not available (Cannot run program \"apt-cache\": "
-                + "error=2, No such file or directory)); using the newest kit in the cache: "
+        assertEquals(List.of("note: apt could not give today's kit (apt-cache is not available: Cannot run program \"apt-cache\": "
+                + "error=2, No such file or directory); using the newest kit in the cache: "
                 + "linux-image-6.1.0-99-amd64_6.1.999-1_amd64.deb and busybox-static_1%3a1.35.0-4+b3_amd64.deb"), progress);
         assertTrue(kit.summary().endsWith("; no lock)"), kit.summary());
     }
