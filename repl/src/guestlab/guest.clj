@@ -62,7 +62,8 @@
 (s/def ::devices (s/coll-of (s/spec ::device) :kind vector?))
 (s/def ::kernel ::file)
 (s/def ::initrd ::file)
-(s/def ::spec (s/keys :req-un [::devices] :opt-un [::name ::engine ::memory ::kernel ::initrd]))
+(s/def ::kit ::file)
+(s/def ::spec (s/keys :req-un [::devices] :opt-un [::name ::engine ::memory ::kernel ::initrd ::kit]))
 
 (def ^:private expectations
   {::name "a name of letters, digits, '.', '_' or '-'"
@@ -73,6 +74,7 @@
    ::file "a file path"
    ::kernel "a kernel image path (with :initrd)"
    ::initrd "an initramfs path (with :kernel)"
+   ::kit "a kit lock file (./guestlab kit lock writes one)"
    ::read-only "true or false"
    ::switch "a switch name like :lan"
    ::mac "a MAC address like \"52:54:00:12:34:56\""
@@ -175,7 +177,7 @@
 (defn ->java-spec
   "The Java GuestSpec for a validated spec map, with defaults filled in."
   ^GuestSpec [spec-map]
-  (let [{:keys [name engine memory devices kernel initrd] :or {engine :sim memory "64M"}} (validate! spec-map)
+  (let [{:keys [name engine memory devices kernel initrd kit] :or {engine :sim memory "64M"}} (validate! spec-map)
         path #(some-> % str (java.nio.file.Path/of (make-array String 0)))]
     (GuestSpec. (or name (str "guest" (swap! counter inc)))
                 (clojure.core/name engine)
@@ -183,7 +185,8 @@
                 (vec (for [[kind opts] devices]
                        (DeviceSpec. (clojure.core/name kind) (:name opts) (option-map opts))))
                 (path kernel)
-                (path initrd))))
+                (path initrd)
+                (path kit))))
 
 ;; --- lifecycle ---------------------------------------------------------------
 
