@@ -68,14 +68,32 @@ public final class ProcessCensus {
         return out;
     }
 
+    /** How many there are of each: a thread list as a census. */
+    public static Map<String, Integer> count(List<String> names) {
+        Map<String, Integer> out = new TreeMap<>();
+        for (String n : names) out.merge(n, 1, Integer::sum);
+        return out;
+    }
+
     /**
-     * Waits up to {@code millis} for {@code now} to equal {@code expected} (threads and fds are
+     * Whether {@code now} has no more of anything than {@code before}: growth is a leak, while
+     * fewer means something unrelated (a stuck thread of an earlier failure, say) went away.
+     */
+    public static boolean noMoreThan(Map<String, Integer> now, Map<String, Integer> before) {
+        for (Map.Entry<String, Integer> e : now.entrySet()) {
+            if (e.getValue() > before.getOrDefault(e.getKey(), 0)) return false;
+        }
+        return true;
+    }
+
+    /**
+     * Waits up to {@code millis} for {@code now} to satisfy {@code ok} (threads and fds are
      * released a little after the call that ends them returns); returns the last value seen.
      */
-    public static <T> T settle(Supplier<T> now, T expected, long millis) {
+    public static <T> T settle(Supplier<T> now, Predicate<T> ok, long millis) {
         long deadline = System.nanoTime() + millis * 1_000_000;
         T seen = now.get();
-        while (!seen.equals(expected) && System.nanoTime() < deadline) {
+        while (!ok.test(seen) && System.nanoTime() < deadline) {
             try {
                 Thread.sleep(1);
             } catch (InterruptedException e) {
@@ -85,5 +103,37 @@ public final class ProcessCensus {
             seen = now.get();
         }
         return seen;
+    }
+
+    /**
+     * What a target started from: fds of the device kinds, and guestlab threads. {@link #check}
+     * says what grew; when nothing did, the baseline follows what went away, so a stuck thread
+     * of an earlier failure that finally ends is not taken for a change.
+     */
+    public static final class Baseline {
+        private final Predicate<String> fdFilter;
+        private Map<String, Integer> fds;
+        private Map<String, Integer> threads;
+
+        public Baseline(Predicate<String> fdFilter) {
+            this.fdFilter = fdFilter;
+            this.fds = fdKinds(fdFilter);
+            this.threads = count(guestlabThreads());
+        }
+
+        public Map<String, Integer> fds() {
+            return fds;
+        }
+
+        /** Null when no fd kind and no thread name has more than before (waiting up to {@code millis}), else what grew. */
+        public String check(long millis) {
+            Map<String, Integer> t = settle(() -> count(guestlabThreads()), n -> noMoreThan(n, threads), millis);
+            if (!noMoreThan(t, threads)) return "guestlab threads " + t + " now, " + threads + " before";
+            Map<String, Integer> f = settle(() -> fdKinds(fdFilter), n -> noMoreThan(n, fds), millis);
+            if (!noMoreThan(f, fds)) return "fds " + f + " now, " + fds + " before";
+            threads = t;
+            fds = f;
+            return null;
+        }
     }
 }

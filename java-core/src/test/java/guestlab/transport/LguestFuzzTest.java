@@ -94,18 +94,15 @@ class LguestFuzzTest {
         final MemfdMemory mem = MemfdMemory.allocate("guestlab-fuzz-lguest", RAM + PAGE);
         final SecureRandom random = new SecureRandom();
         final EventFd[] spare = {EventFd.create(), EventFd.create()};
-        final Map<String, Integer> fds = ProcessCensus.fdKinds(ProcessCensus::deviceKind);
-        final List<String> threads = ProcessCensus.guestlabThreads();
+        final ProcessCensus.Baseline census = new ProcessCensus.Baseline(ProcessCensus::deviceKind);
 
         Fixture() {
             UncaughtExceptions.install();
         }
 
         void checkReleased() {
-            List<String> t = ProcessCensus.settle(ProcessCensus::guestlabThreads, threads, 1000);
-            if (!t.equals(threads)) throw new AssertionError("threads left after the bus closed: " + t + ", before: " + threads);
-            Map<String, Integer> f = ProcessCensus.settle(() -> ProcessCensus.fdKinds(ProcessCensus::deviceKind), fds, 1000);
-            if (!f.equals(fds)) throw new AssertionError("fds left after the bus closed: " + f + ", before: " + fds);
+            String grew = census.check(1000);
+            if (grew != null) throw new AssertionError("left after the bus closed: " + grew);
         }
 
         @Override

@@ -38,14 +38,14 @@ class QmpFuzzTest {
     static final int STATUS = 0, STOP = 1, CONT = 2, QUIT = 3, EXECUTE = 4, EVENTS = 5, LISTENER = 6, IS_OPEN = 7, CALLS = 8;
 
     private static HostilePeer peer;
-    private static List<String> threadBaseline;
+    private static ProcessCensus.Baseline census;
 
     @FuzzTest(maxDuration = "10m")
     void qmpReplies(byte[] input) throws Exception {
         if (peer == null) {
             UncaughtExceptions.install();
-            threadBaseline = ProcessCensus.guestlabThreads();
             peer = new HostilePeer("qmp");
+            census = new ProcessCensus.Baseline(ProcessCensus::deviceKind);
         }
         UncaughtExceptions.drain();
         ByteCursor c = new ByteCursor(input);
@@ -82,8 +82,8 @@ class QmpFuzzTest {
                 qmp.close();
             }
         }
-        List<String> threads = ProcessCensus.settle(ProcessCensus::guestlabThreads, threadBaseline, 2000);
-        if (!threads.equals(threadBaseline)) throw failure("threads " + threads + " left after close", null, log);
+        String grew = census.check(2000);
+        if (grew != null) throw failure("left after close: " + grew, null, log);
         List<String> deaths = UncaughtExceptions.drain();
         if (!deaths.isEmpty()) throw failure(deaths.getFirst(), null, log);
     }

@@ -43,14 +43,14 @@ class SerialConsoleFuzzTest {
             Pattern.compile("Linux version (\\S+)"), Pattern.compile("\\r?\\n"), Pattern.compile("(?s)panic.*$")};
 
     private static HostilePeer peer;
-    private static List<String> threadBaseline;
+    private static ProcessCensus.Baseline census;
 
     @FuzzTest(maxDuration = "10m")
     void guestOutput(byte[] input) throws Exception {
         if (peer == null) {
             UncaughtExceptions.install();
-            threadBaseline = ProcessCensus.guestlabThreads();
             peer = new HostilePeer("serial");
+            census = new ProcessCensus.Baseline(ProcessCensus::deviceKind);
         }
         UncaughtExceptions.drain();
         ByteCursor c = new ByteCursor(input);
@@ -80,8 +80,8 @@ class SerialConsoleFuzzTest {
         } finally {
             con.close();
         }
-        List<String> threads = ProcessCensus.settle(ProcessCensus::guestlabThreads, threadBaseline, 2000);
-        if (!threads.equals(threadBaseline)) throw failure("threads " + threads + " left after close", null, log);
+        String grew = census.check(2000);
+        if (grew != null) throw failure("left after close: " + grew, null, log);
         List<String> deaths = UncaughtExceptions.drain();
         if (!deaths.isEmpty()) throw failure(deaths.getFirst(), null, log);
     }
