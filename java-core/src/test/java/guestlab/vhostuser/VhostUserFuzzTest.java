@@ -90,7 +90,9 @@ class VhostUserFuzzTest {
 
     /**
      * -Dguestlab.fuzz.avoid-known-bugs=true: skip the messages that hit the bugs {@link #knownBugs()}
-     * reproduces, so that fuzzing a tree that still has them is not spent rediscovering them.
+     * reproduces (and the one this target found first, crash-f87c5171...: fds sent with a message
+     * whose body never comes), so that fuzzing a tree that still has them is not spent
+     * rediscovering them.
      */
     static final boolean AVOID_KNOWN_BUGS = Boolean.getBoolean("guestlab.fuzz.avoid-known-bugs");
 
@@ -390,7 +392,8 @@ class VhostUserFuzzTest {
                     + (connected ? "" : " [not sent: disconnected]"));
             if (!connected) return;
             if (AVOID_KNOWN_BUGS) {
-                String bug = knownBug(request, payload, fds); // as sent: a lying size may still stumble on one
+                String bug = size > payload.length && fds.length > 0 ? "fds on a message that may never end (leaked)"
+                        : knownBug(request, payload, fds); // judged as sent: a lying size may still stumble on one
                 if (bug != null) {
                     log.add("(skipped: " + bug + ")");
                     return;

@@ -6,7 +6,6 @@ import java.io.UncheckedIOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
@@ -16,32 +15,34 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
  * A QEMU that says whatever a fuzzer wants, on a unix socket, to one connection after another:
- * for each connection it writes a script's first part at once; if the script has a second part
- * it waits (briefly) for the first line the client types and writes the second part with
- * {@code \u0001B} and {@code \u0001E} replaced by the run markers named in that line (so a
- * fuzzer can answer {@link SerialConsole#run} without knowing its random nonce). Then it ends its
- * output (shutdown for writing) unless told to keep the connection open, and reads what the
- * client sends until the client closes. Its thread is not named guestlab-..., so thread censuses
- * count only the client's threads.
+ * for each connection it writes a script's first part at once; if the script says a line will be
+ * typed, it waits for the client's first line (at most {@value #LINE_WAIT_MILLIS} ms) and writes
+ * the second part with {@code \u0001B} and {@code \u0001E} replaced by the run markers named in
+ * that line (so a fuzzer can answer {@link SerialConsole#run} without knowing its random nonce),
+ * else the second part follows the first at once. Then it ends its output (shutdown for writing)
+ * unless told to keep the connection open, and reads what the client sends until the client
+ * closes. Its thread is not named guestlab-..., so thread censuses count only the client's threads.
  */
 final class HostilePeer implements AutoCloseable {
     /** What to say on the next connection. */
-    record Script(byte[] first, byte[] afterLine, boolean keepOpen) {}
+    record Script(byte[] first, byte[] afterLine, boolean lineFirst, boolean keepOpen) {}
 
     private static final Pattern MARKER_ID = Pattern.compile("BEGIN_(\\S+?);");
-    private static final long LINE_WAIT_MILLIS = 100;
+    private static final long LINE_WAIT_MILLIS = 1000;
 
     final Path dir;
     final Path path;
     private final ServerSocketChannel server;
     private final Selector selector;
     private final BlockingQueue<Script> scripts = new LinkedBlockingQueue<>();
+    private final Semaphore served = new Semaphore(0);
     private final Thread thread;
     private volatile boolean closing;
 
@@ -60,25 +61,41 @@ final class HostilePeer implements AutoCloseable {
 
     /** The script for the next client that connects. */
     void next(Script s) {
-        scripts.clear(); // one a client never came for is stale
         scripts.add(s);
+    }
+
+    /**
+     * Waits until the peer is done with the connection the last script was for (the client has
+     * closed it): then what the peer held for it is released, and the next script is the next
+     * connection's.
+     */
+    void awaitServed(long millis) throws InterruptedException {
+        if (!served.tryAcquire(millis, TimeUnit.MILLISECONDS)) {
+            throw new AssertionError("the hostile peer is still serving a connection the client closed " + millis + " ms ago");
+        }
     }
 
     private void serve() {
         while (!closing) {
-            try (SocketChannel ch = server.accept()) {
+            SocketChannel ch;
+            try {
+                ch = server.accept();
+            } catch (IOException e) {
+                return; // closing
+            }
+            try (ch) {
                 Script s = scripts.poll(5, TimeUnit.SECONDS);
                 if (s == null) continue;
                 write(ch, s.first());
-                if (s.afterLine().length > 0) write(ch, substitute(s.afterLine(), firstLine(ch)));
+                if (s.afterLine().length > 0) write(ch, substitute(s.afterLine(), s.lineFirst() ? firstLine(ch) : ""));
                 if (!s.keepOpen()) ch.shutdownOutput();
                 drain(ch);
-            } catch (ClosedChannelException e) {
-                return; // closing
             } catch (IOException e) {
-                // the client went away mid-script: the next connection gets the next script
+                // the client went away mid-script
             } catch (InterruptedException e) {
                 return;
+            } finally {
+                served.release();
             }
         }
     }
