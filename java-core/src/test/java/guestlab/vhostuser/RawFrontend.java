@@ -25,6 +25,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * reports, not a hung fuzzer. Sends any bytes with any fds (SCM_RIGHTS), including headers that
  * lie about their size. Not thread-safe.
  */
+@SuppressWarnings("restricted") // its own socket calls, so that every wait has a deadline
 final class RawFrontend implements AutoCloseable {
     private static final int AF_UNIX = 1, SOCK_STREAM = 1, SOCK_CLOEXEC = 0x80000;
     private static final int SOL_SOCKET = 1, SCM_RIGHTS = 1;
