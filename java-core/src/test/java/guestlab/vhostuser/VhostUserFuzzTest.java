@@ -233,7 +233,8 @@ class VhostUserFuzzTest {
     }
 
     /** A memfd the harness made (and maps, to write ring contents into it). */
-    private record Memfd(int fd, long size, MemorySegment mapping) {}
+    /** A memfd the front-end shares, and its mapping here (owned by {@code arena}). */
+    private record Memfd(int fd, long size, MemorySegment mapping, java.lang.foreign.Arena arena) {}
 
     /** One input's connection and the fds the harness made for it. */
     private static final class Session implements AutoCloseable {
@@ -363,15 +364,17 @@ class VhostUserFuzzTest {
             int spec = fresh ? c.u16() : 1;
             long size = (spec & 0x8000) != 0 ? spec & 0x7fff : (spec % 257) * 4096L;
             int fd = Libc.memfdCreate("guestlab-fuzz-ram");
+            java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofShared();
             MemorySegment mapping = null;
             try {
                 Libc.ftruncate(fd, size);
-                if (size > 0) mapping = Libc.mmapShared(fd, (size + 4095) & ~4095L, 0);
+                if (size > 0) mapping = Libc.mmapShared(fd, (size + 4095) & ~4095L, 0, arena);
             } catch (RuntimeException e) {
+                arena.close();
                 Libc.close(fd);
                 throw e;
             }
-            Memfd m = new Memfd(fd, size, mapping);
+            Memfd m = new Memfd(fd, size, mapping, arena);
             memfds.add(m);
             return m;
         }
@@ -490,7 +493,7 @@ class VhostUserFuzzTest {
         public void close() {
             fe.close();
             for (Memfd m : memfds) {
-                if (m.mapping() != null) Libc.munmap(m.mapping());
+                m.arena().close();
                 Libc.close(m.fd());
             }
             memfds.clear();
