@@ -83,12 +83,6 @@ class RingsFuzzTest {
             OP_HOST = 6, OP_RING_FLAGS = 7, OPS = 8;
     static final int ADDR_DATA = 0, ADDR_OUTSIDE = 1, ADDR_INDIRECT = 2, ADDR_RAW = 3;
 
-    /**
-     * -Dguestlab.fuzz.avoid-known-bugs=true: do not report the misnamed faults {@link #knownBugs()}
-     * reproduces, so that fuzzing a tree that still has them is not spent rediscovering them.
-     */
-    static final boolean AVOID_KNOWN_BUGS = Boolean.getBoolean("guestlab.fuzz.avoid-known-bugs");
-
     private static Fixture fixture;
     /** Inputs whose block writes could not be judged exactly (see the class comment); reported at the end. */
     static long unverifiable, judged;
@@ -375,9 +369,7 @@ class RingsFuzzTest {
                     // The first chain of this call was refused, before the device could write anything.
                     if (verdict == ReferenceWalk.Verdict.OK) throw failure("a valid chain refused", fault);
                     String lie = ReferenceWalk.contradiction(verdict, q.brokenReason());
-                    boolean known = (verdict == ReferenceWalk.Verdict.LOOP && q.brokenReason().contains("readable after"))
-                            || (verdict == ReferenceWalk.Verdict.INDIRECT_TOO_LONG && q.brokenReason().contains("multiple of 16"));
-                    if (lie != null && !(AVOID_KNOWN_BUGS && known)) throw failure(lie, fault);
+                    if (lie != null) throw failure(lie, fault);
                 }
                 return;
             } catch (AssertionError e) {

@@ -69,12 +69,6 @@ class LguestFuzzTest {
      * FIRST_EXTERNAL_VECTOR, 224 on x86, in the last lguest.
      */
     static final long LGUEST_IRQS = 224;
-    /**
-     * -Dguestlab.fuzz.avoid-known-bugs=true: do not send LHREQ_IRQ with an irq lguest would refuse
-     * (this target's first findings), so that fuzzing a tree that still accepts them is not spent
-     * rediscovering them (and allocating a 256 MB BitSet for each).
-     */
-    static final boolean AVOID_KNOWN_BUGS = Boolean.getBoolean("guestlab.fuzz.avoid-known-bugs");
 
     static final int OP_PAGE = 0, OP_STATUS = 1, OP_NOTIFY = 2, OP_POKE = 3, OP_LHREQ = 4, OP_BOOT = 5, OP_OFFER = 6,
             OP_WAIT = 7, OPS = 8;
@@ -239,7 +233,6 @@ class LguestFuzzTest {
             }
             long badIrq = words.length == 8 && b.getInt(0) == LhReq.LHREQ_IRQ && Integer.toUnsignedLong(b.getInt(4)) >= LGUEST_IRQS
                     ? Integer.toUnsignedLong(b.getInt(4)) : -1;
-            if (badIrq >= 0 && AVOID_KNOWN_BUGS) return;
             log.add("lhreq " + java.util.HexFormat.of().formatHex(words));
             try {
                 hv.write(words);

@@ -88,14 +88,6 @@ class VhostUserFuzzTest {
     private static final Pattern PEER_WENT_AWAY = Pattern.compile(
             "vhost-user connection failed: guestlab\\.posix\\.PosixException: (recvmsg|sendmsg|socket write) failed: .*\\(errno (32|104)\\)");
 
-    /**
-     * -Dguestlab.fuzz.avoid-known-bugs=true: skip the messages that hit the bugs {@link #knownBugs()}
-     * reproduces (and the one this target found first, crash-f87c5171...: fds sent with a message
-     * whose body never comes), so that fuzzing a tree that still has them is not spent
-     * rediscovering them.
-     */
-    static final boolean AVOID_KNOWN_BUGS = Boolean.getBoolean("guestlab.fuzz.avoid-known-bugs");
-
     private static Fixture fixture;
 
     @FuzzTest(maxDuration = "10m")
@@ -246,7 +238,6 @@ class VhostUserFuzzTest {
         boolean connected = true;
         boolean desync;     // a size field lied: message boundaries are the back-end's guess now
         boolean replyAck;   // REPLY_ACK negotiated on this connection, as the back-end sees it
-        int callFds;        // SET_VRING_CALL fds sent on this connection
 
         Session(Fixture f) {
             this.f = f;
@@ -339,7 +330,6 @@ class VhostUserFuzzTest {
             connected = true;
             desync = false;
             replyAck = false;
-            callFds = 0;
             log.add("reconnect");
         }
 
@@ -394,14 +384,6 @@ class VhostUserFuzzTest {
                     + (version != VERSION ? ", version " + version : "") + (fds.length > 0 ? ", " + fds.length + " fds" : "") + ")"
                     + (connected ? "" : " [not sent: disconnected]"));
             if (!connected) return;
-            if (AVOID_KNOWN_BUGS) {
-                String bug = size > payload.length && fds.length > 0 ? "fds on a message that may never end (leaked)"
-                        : knownBug(request, payload, fds); // judged as sent: a lying size may still stumble on one
-                if (bug != null) {
-                    log.add("(skipped: " + bug + ")");
-                    return;
-                }
-            }
             if (!fe.send(RawFrontend.message(request, flags, size, payload), fds)) {
                 connected = false;
                 return;
@@ -415,42 +397,6 @@ class VhostUserFuzzTest {
             }
             if (request == RESET_OWNER) replyAck = false;
             if (GETS.contains(request) || (needReply && replyAck)) awaitReply(request);
-        }
-
-        /** Why this message would hit a bug of {@link #knownBugs()}, or null. */
-        String knownBug(int request, byte[] payload, int[] fds) {
-            ByteBuffer p = ByteBuffer.wrap(payload).order(ByteOrder.LITTLE_ENDIAN);
-            switch (request) {
-                case GET_CONFIG, SET_CONFIG -> {
-                    if (payload.length >= 8 && p.getInt(0) >= 0 && p.getInt(4) >= 0 && p.getInt(0) + p.getInt(4) < 0) {
-                        return "config offset + size overflows";
-                    }
-                }
-                case SET_VRING_CALL -> {
-                    if (fds.length == 1 && ++callFds > 2) return "call fds pile up";
-                }
-                case SET_MEM_TABLE -> {
-                    if (payload.length < 8) return null;
-                    int n = p.getInt(0);
-                    if (n <= 0 || n > MAX_REGIONS || fds.length != n || payload.length < 8 + 32 * n) return null; // refused unmapped
-                    List<long[]> ranges = new ArrayList<>();
-                    for (int i = 0; i < n; i++) {
-                        long gpa = p.getLong(8 + 32 * i), size = p.getLong(16 + 32 * i), off = p.getLong(32 + 32 * i);
-                        int fd = fds[i];
-                        Memfd m = memfds.stream().filter(x -> x.fd() == fd).findFirst().orElse(null);
-                        if (m == null || size <= 0 || off < 0 || off % 4096 != 0 || gpa < 0 || gpa + size < 0) {
-                            return "a region that cannot be mapped (its fd closed twice)";
-                        }
-                        if (off + size < 0 || off + size > m.size()) return "a region past the end of its memfd (SIGBUS)";
-                        for (long[] r : ranges) {
-                            if (gpa < r[0] + r[1] && r[0] < gpa + size) return "overlapping regions (an fd closed twice)";
-                        }
-                        ranges.add(new long[] {gpa, size});
-                    }
-                }
-                default -> { }
-            }
-            return null;
         }
 
         void awaitReply(int request) {
