@@ -65,7 +65,8 @@
 (s/def ::devices (s/coll-of (s/spec ::device) :kind vector?))
 (s/def ::kernel ::file)
 (s/def ::initrd ::file)
-(s/def ::spec (s/keys :req-un [::devices] :opt-un [::name ::engine ::memory ::kernel ::initrd]))
+(s/def ::kit ::file)
+(s/def ::spec (s/keys :req-un [::devices] :opt-un [::name ::engine ::memory ::kernel ::initrd ::kit]))
 
 (def ^:private expectations
   {::name "a name of letters, digits, '.', '_' or '-'"
@@ -76,6 +77,7 @@
    ::file "a file path"
    ::kernel "a kernel image path (with :initrd)"
    ::initrd "an initramfs path (with :kernel)"
+   ::kit "a kit lock file (./guestlab kit lock writes one)"
    ::read-only "true or false"
    ::switch "a switch name like :lan"
    ::mac "a MAC address like \"52:54:00:12:34:56\""
@@ -85,9 +87,13 @@
 
 (def min-memory
   "The least memory guestlab gives a guest of each engine: 1 MiB for :sim (the launcher's own
-  floor: the rings and buffers of its drivers), 64 MiB for :qemu (the default :memory; the kernel
-  and its initramfs need room)."
-  {:sim mib :qemu (* 64 mib)})
+  floor: the rings and buffers of its drivers), 128 MiB for :qemu (Debian's 6.1 kernel and the
+  initramfs did not boot in 64 MiB; they did in 96)."
+  {:sim mib :qemu (* 128 mib)})
+
+(def default-memory
+  "The :memory of a spec that gives none, by engine."
+  {:sim "64M" :qemu "256M"})
 
 (defn max-memory
   "The most memory one guest may have: this host's physical RAM (as the OS, or the container's
@@ -101,8 +107,9 @@
 
 (defn- memory-problem
   "Why the spec's :memory cannot be given to a guest of its engine, or nil."
-  [{:keys [memory engine] :or {memory "64M" engine :sim}}]
-  (let [b (exact-size memory)
+  [{:keys [memory engine] :or {engine :sim}}]
+  (let [memory (or memory (default-memory engine))
+        b (exact-size memory)
         least (min-memory engine)
         most (max-memory)
         shown (err/describe memory)]
@@ -178,7 +185,8 @@
 (defn ->java-spec
   "The Java GuestSpec for a validated spec map, with defaults filled in."
   ^GuestSpec [spec-map]
-  (let [{:keys [name engine memory devices kernel initrd] :or {engine :sim memory "64M"}} (validate! spec-map)
+  (let [{:keys [name engine memory devices kernel initrd kit] :or {engine :sim}} (validate! spec-map)
+        memory (or memory (default-memory engine))
         path #(some-> % str (java.nio.file.Path/of (make-array String 0)))]
     (GuestSpec. (or name (str "guest" (swap! counter inc)))
                 (clojure.core/name engine)
@@ -186,7 +194,8 @@
                 (vec (for [[kind opts] devices]
                        (DeviceSpec. (clojure.core/name kind) (:name opts) (option-map opts))))
                 (path kernel)
-                (path initrd))))
+                (path initrd)
+                (path kit))))
 
 ;; --- lifecycle ---------------------------------------------------------------
 

@@ -294,7 +294,7 @@
     (says #"^invalid guest spec: unknown key :devics; did you mean :devices\?$" (g/start! {:devics [[:rng]]}))
     (says #"^invalid guest spec: unknown key :engnie; did you mean :engine\?$" (g/start! {:engnie :sim :devices []}))
     (says #"^invalid guest spec: unknown key \"memory\"; did you mean :memory\?$" (g/start! {"memory" "64M" :devices []}))
-    (says #"^invalid guest spec: unknown key :colour; valid keys: :devices :engine :initrd :kernel :memory :name$"
+    (says #"^invalid guest spec: unknown key :colour; valid keys: :devices :engine :initrd :kernel :kit :memory :name$"
           (g/start! {:colour "blue" :devices []})))
   (testing "device options"
     (says #"^invalid guest spec: :block device 0 has no option :fiel; did you mean :file\?$"
@@ -328,10 +328,10 @@
       (says #"^invalid guest spec: :memory \"512K\" is less than 1 MiB, the least a :sim guest runs in$" (g/start! {:memory "512K" :devices []}))
       (says #"^invalid guest spec: :memory 4096 is less than 1 MiB" (g/start! {:memory 4096 :devices []}))
       (is (one-line-guestlab-error? (spec-error {:engine :qemu :memory "32M" :devices []})
-                                    #"^invalid guest spec: :memory \"32M\" is less than 64 MiB, the least a :qemu guest runs in$")))
+                                    #"^invalid guest spec: :memory \"32M\" is less than 128 MiB, the least a :qemu guest runs in$")))
     (testing "QEMU takes whole MiB"
-      (is (one-line-guestlab-error? (spec-error {:engine :qemu :memory "65540K" :devices []})
-                                    #"^invalid guest spec: :memory \"65540K\" is not a whole number of MiB \(QEMU takes memory in MiB\)$")))
+      (is (one-line-guestlab-error? (spec-error {:engine :qemu :memory "131076K" :devices []})
+                                    #"^invalid guest spec: :memory \"131076K\" is not a whole number of MiB \(QEMU takes memory in MiB\)$")))
     (testing "not a size at all"
       (says #"^invalid guest spec: :memory is \"lots\"; expected a size" (g/start! {:memory "lots" :devices []}))
       (says #"^invalid guest spec: :memory is -64; expected a size" (g/start! {:memory -64 :devices []})))

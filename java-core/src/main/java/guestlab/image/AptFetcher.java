@@ -2,41 +2,21 @@ package guestlab.image;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Consumer;
 
-/**
- * Debian packages fetched with the system's apt (apt-get download: no root needed) into a cache
- * directory, and reused from there.
- */
-public final class AptFetcher {
-    private final Path cache;
-    private final Consumer<String> progress;
-
-    /** @param progress told one line per step ("downloading linux-image-...") */
-    public AptFetcher(Path cache, Consumer<String> progress) {
-        this.cache = cache;
-        this.progress = progress;
+/** The system's apt: apt-cache depends, and apt-get download (no root needed). */
+public final class AptFetcher implements Apt {
+    @Override
+    public void download(String what, Path dir) throws IOException {
+        run(List.of("apt-get", "download", "-q", what), dir, 600);
     }
 
-    /** The cached .deb of {@code pkg}, downloading it first if there is none. */
-    public Path fetch(String pkg) throws IOException {
-        Path have = cached(pkg);
-        if (have != null) return have;
-        progress.accept("downloading " + pkg + " (apt-get download) into " + cache);
-        run(List.of("apt-get", "download", "-q", pkg), 600);
-        have = cached(pkg);
-        if (have == null) throw new IOException("apt-get download " + pkg + " left no " + pkg + "_*.deb in " + cache);
-        return have;
-    }
-
-    /** The concrete package a metapackage such as linux-image-amd64 depends on, by name prefix. */
+    @Override
     public String dependency(String metapackage, String prefix) throws IOException {
-        String out = run(List.of("apt-cache", "depends", "--no-recommends", "--no-suggests", metapackage), 60);
+        String out = run(List.of("apt-cache", "depends", "--no-recommends", "--no-suggests", metapackage), null, 60);
         for (String line : out.split("\n")) {
             String t = line.trim();
             if (t.startsWith("Depends: " + prefix)) return t.substring("Depends: ".length()).trim();
@@ -44,20 +24,17 @@ public final class AptFetcher {
         throw new IOException("apt-cache depends " + metapackage + " names no " + prefix + "* package:\n" + out);
     }
 
-    private Path cached(String pkg) throws IOException {
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(cache, pkg + "_*.deb")) {
-            for (Path p : ds) return p;
-        }
-        return null;
-    }
-
-    private String run(List<String> cmd, int timeoutSeconds) throws IOException {
-        Files.createDirectories(cache);
+    private static String run(List<String> cmd, Path dir, int timeoutSeconds) throws IOException {
         Process p;
         try {
-            p = new ProcessBuilder(cmd).directory(cache.toFile()).redirectErrorStream(true).start();
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+            if (dir != null) {
+                Files.createDirectories(dir);
+                pb.directory(dir.toFile());
+            }
+            p = pb.start();
         } catch (IOException e) {
-            throw new IOException(cmd.getFirst() + " is not available (" + e.getMessage() + "). guestlab fetches Debian's "
+            throw new IOException(cmd.getFirst() + " is not available: " + e.getMessage().strip() + "\nguestlab fetches Debian's "
                     + "kernel and busybox with apt; without it, give a kernel and an initrd by path instead: "
                     + ":kernel \"/path/vmlinuz\" :initrd \"/path/initrd.img\" in the guest spec (their /init must print "
                     + GuestKit.INIT_MARKER + " when it is up).", e);

@@ -13,6 +13,8 @@ import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.function.Predicate;
 
 /**
@@ -33,16 +35,49 @@ public final class DebArchive {
             while ((e = ar.getNextEntry()) != null) {
                 String name = e.getName();
                 if (!name.startsWith("data.tar")) continue;
-                InputStream data = switch (name) {
-                    case "data.tar.xz" -> new XZCompressorInputStream(ar);
-                    case "data.tar.gz" -> new GzipCompressorInputStream(ar);
-                    case "data.tar" -> ar;
-                    default -> throw new IOException(deb + ": " + name + " is compressed in a way guestlab does not read");
-                };
-                return untar(new TarArchiveInputStream(data), dest, wanted);
+                return untar(new TarArchiveInputStream(decompress(deb, name, ar)), dest, wanted);
             }
         }
         throw new IOException(deb + " has no data.tar member: not a Debian package");
+    }
+
+    /**
+     * The fields of {@code deb}'s control file (Package, Version, Architecture, ...), read from
+     * its control.tar member; the data archive is not read. Continuation lines are dropped.
+     */
+    public static Map<String, String> control(Path deb) throws IOException {
+        try (InputStream in = new BufferedInputStream(Files.newInputStream(deb));
+             ArArchiveInputStream ar = new ArArchiveInputStream(in)) {
+            ArArchiveEntry e;
+            while ((e = ar.getNextEntry()) != null) {
+                String name = e.getName();
+                if (!name.startsWith("control.tar")) continue;
+                TarArchiveInputStream tar = new TarArchiveInputStream(decompress(deb, name, ar));
+                TarArchiveEntry t;
+                while ((t = tar.getNextEntry()) != null) {
+                    if (!t.getName().replaceFirst("^\\./", "").equals("control")) continue;
+                    Map<String, String> fields = new LinkedHashMap<>();
+                    for (String line : new String(tar.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).split("\n")) {
+                        int colon = line.indexOf(':');
+                        if (colon > 0 && !Character.isWhitespace(line.charAt(0))) {
+                            fields.put(line.substring(0, colon), line.substring(colon + 1).strip());
+                        }
+                    }
+                    return fields;
+                }
+                throw new IOException(deb + ": its " + name + " has no control file");
+            }
+        }
+        throw new IOException(deb + " has no control.tar member: not a Debian package");
+    }
+
+    private static InputStream decompress(Path deb, String member, InputStream in) throws IOException {
+        return switch (member.substring(member.indexOf(".tar") + 4)) {
+            case ".xz" -> new XZCompressorInputStream(in);
+            case ".gz" -> new GzipCompressorInputStream(in);
+            case "" -> in;
+            default -> throw new IOException(deb + ": " + member + " is compressed in a way guestlab does not read");
+        };
     }
 
     private static int untar(TarArchiveInputStream tar, Path dest, Predicate<String> wanted) throws IOException {

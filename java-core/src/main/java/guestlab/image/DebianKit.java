@@ -1,32 +1,87 @@
 package guestlab.image;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.FileTime;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /**
  * The guest kit from Debian's own packages: the stock kernel of linux-image-amd64 and a
  * busybox-static userland in an initramfs whose /init loads the virtio modules and prints
- * {@link GuestKit#INIT_MARKER}. Everything is cached under the given directory and reused.
+ * {@link GuestKit#INIT_MARKER}. The .debs are kept in {@code cache/debs}, the kit built from them
+ * in {@code cache/kits/<kernel deb>+<busybox deb>}, and both reused.
+ *
+ * <p>Without a lock the kit is what apt offers today (the kernel linux-image-amd64 depends on, and
+ * busybox-static), taken from the cache when it is there; if apt cannot say or fetch it, the
+ * newest kit in the cache is used, with a note. With a {@link KitLock} the kit is exactly the
+ * packages the lock names, from the cache, else {@code apt-get download name:arch=version}; every
+ * sha256 is checked before the kit is handed out, and apt is not asked anything the cache can
+ * answer.
  */
 public final class DebianKit {
     /** The drivers the guest needs; their dependencies (virtio_ring, failover, ...) come along. */
     static final List<String> MODULES = List.of("virtio_pci", "virtio_blk", "virtio_net", "virtio_console", "virtio_rng");
+    static final String KERNEL_METAPACKAGE = "linux-image-amd64";
+    static final String BUSYBOX = "busybox-static";
+    /** The initramfs's file name in a kit directory (older guestlabs wrote a gzipped initrd.img there). */
+    static final String INITRAMFS = "initramfs.cpio";
 
     private final Path cache;
-    private final AptFetcher apt;
+    private final Path debs;
+    private final Apt apt;
+    private final KitLock lock;
+    private final String lockName;
     private final Consumer<String> progress;
-    private GuestKit resolved;
+    private Built resolved;
 
+    /**
+     * A kit as built: where its files are, what it is (its packages, the sha256 of everything),
+     * and whether it was built just now (else taken from its directory).
+     */
+    private record Built(GuestKit kit, Path dir, KitLock manifest, boolean builtNow) {}
+
+    /** The kit apt offers today (the system's apt), cached under {@code cache}. */
     public DebianKit(Path cache, Consumer<String> progress) {
+        this(cache, new AptFetcher(), null, null, progress);
+    }
+
+    /** The kit {@code apt} offers today, cached under {@code cache}. */
+    public DebianKit(Path cache, Apt apt, Consumer<String> progress) {
+        this(cache, apt, null, null, progress);
+    }
+
+    private DebianKit(Path cache, Apt apt, KitLock lock, String lockName, Consumer<String> progress) {
         this.cache = cache;
+        this.debs = cache.resolve("debs");
+        this.apt = apt;
+        this.lock = lock;
+        this.lockName = lockName;
         this.progress = progress;
-        this.apt = new AptFetcher(cache.resolve("debs"), progress);
+    }
+
+    /**
+     * Exactly the kit {@code lock} names; {@code lockName} (its file, as the user gave it) names it
+     * in messages. {@code apt} is asked only for packages the cache does not hold.
+     */
+    public static DebianKit locked(Path cache, KitLock lock, String lockName, Apt apt, Consumer<String> progress) {
+        return new DebianKit(cache, apt, lock, lockName, progress);
+    }
+
+    /** {@link #locked(Path, KitLock, String, Apt, Consumer)} with the system's apt. */
+    public static DebianKit locked(Path cache, KitLock lock, String lockName, Consumer<String> progress) {
+        return locked(cache, lock, lockName, new AptFetcher(), progress);
     }
 
     /** The default cache: $XDG_CACHE_HOME/guestlab or ~/.cache/guestlab. */
@@ -36,41 +91,227 @@ public final class DebianKit {
                 .resolve("guestlab");
     }
 
-    /** The kit, built on first use and reused after (asked of apt once per DebianKit object). */
+    /** The kit, built (and with a lock, verified) on first use and reused after, once per object. */
     public synchronized GuestKit get() throws IOException {
-        if (resolved == null) resolved = resolve();
+        return built().kit();
+    }
+
+    /**
+     * What the kit is: its packages with the sha256 of each .deb, and the sha256 of the kernel and
+     * initramfs built from them. Written to a file, it is the kit's lock.
+     */
+    public synchronized KitLock manifest() throws IOException {
+        return built().manifest();
+    }
+
+    /** The directory holding the kit's vmlinuz and initramfs. */
+    public synchronized Path directory() throws IOException {
+        return built().dir();
+    }
+
+    /** The lock this kit follows, or null. */
+    public KitLock lock() {
+        return lock;
+    }
+
+    /**
+     * The kit apt offers today (or the cache's, as {@link #get}), built afresh from its .debs rather
+     * than taken from the kit directory, so its manifest says what these packages build with this
+     * guestlab. For writing a lock; a different kit in the directory is replaced.
+     */
+    public synchronized KitLock rebuiltManifest() throws IOException {
+        if (lock != null) throw new IllegalStateException("a locked kit is verified, not rebuilt: use manifest()");
+        Path[] pkgs = newestDebs();
+        resolved = build(pkgs[0], pkgs[1], true, null);
+        return resolved.manifest();
+    }
+
+    /**
+     * One line naming the kit: packages and versions, the kernel's and initramfs's sha256 (first 12
+     * hex digits), and its lock if it has one.
+     */
+    public synchronized String summary() throws IOException {
+        KitLock m = manifest();
+        return "kit: " + m.kernelPackage() + " + " + m.busyboxPackage() + " (sha256 vmlinuz "
+                + m.kernelSha256().substring(0, 12) + ", initramfs " + m.initramfsSha256().substring(0, 12) + "; "
+                + (lock != null ? "locked by " + lockName : "no lock") + ")";
+    }
+
+    private Built built() throws IOException {
+        if (resolved == null) resolved = lock != null ? resolveLocked() : resolve();
         return resolved;
     }
 
-    private GuestKit resolve() throws IOException {
-        String kernelPkg = apt.dependency("linux-image-amd64", "linux-image-");
-        Path kernelDeb = apt.fetch(kernelPkg);
-        Path busyboxDeb = apt.fetch("busybox-static");
+    // --- without a lock ------------------------------------------------------------------------
+
+    private Built resolve() throws IOException {
+        Path[] pkgs = newestDebs();
+        return build(pkgs[0], pkgs[1], false, null);
+    }
+
+    /** The kernel and busybox .debs apt offers today, else (apt failing) the newest in the cache. */
+    private Path[] newestDebs() throws IOException {
+        try {
+            String kernelPkg = apt.dependency(KERNEL_METAPACKAGE, "linux-image-");
+            return new Path[] {fetch(kernelPkg), fetch(BUSYBOX)};
+        } catch (IOException e) {
+            Path kernel = newestCached("linux-image-[0-9]*_*.deb");
+            Path busybox = newestCached(BUSYBOX + "_*.deb");
+            if (kernel == null || busybox == null) throw e;
+            progress.accept("note: apt could not give today's kit (" + Apt.reason(e) + "); using the newest kit in the cache: "
+                    + kernel.getFileName() + " and " + busybox.getFileName());
+            return new Path[] {kernel, busybox};
+        }
+    }
+
+    /** The cached .deb of {@code pkg} (the newest, if several), downloading it first if there is none. */
+    private Path fetch(String pkg) throws IOException {
+        Path have = newestCached(pkg + "_*.deb");
+        if (have != null) return have;
+        progress.accept("downloading " + pkg + " (apt-get download) into " + debs);
+        Files.createDirectories(debs);
+        apt.download(pkg, debs);
+        have = newestCached(pkg + "_*.deb");
+        if (have == null) throw new IOException("apt-get download " + pkg + " left no " + pkg + "_*.deb in " + debs);
+        return have;
+    }
+
+    private Path newestCached(String glob) throws IOException {
+        if (!Files.isDirectory(debs)) return null;
+        Path best = null;
+        FileTime bestTime = null;
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(debs, glob)) {
+            for (Path p : ds) {
+                FileTime t = Files.getLastModifiedTime(p);
+                if (best == null || t.compareTo(bestTime) > 0 || (t.equals(bestTime) && p.compareTo(best) > 0)) {
+                    best = p;
+                    bestTime = t;
+                }
+            }
+        }
+        return best;
+    }
+
+    // --- with a lock ---------------------------------------------------------------------------
+
+    private Built resolveLocked() throws IOException {
+        List<String> problems = new ArrayList<>();
+        for (KitLock.Package p : lock.packages()) {
+            Path deb = debs.resolve(p.debFileName());
+            if (!Files.isRegularFile(deb)) {
+                progress.accept("downloading " + p.aptSpec() + " (apt-get download) into " + debs);
+                try {
+                    Files.createDirectories(debs);
+                    apt.download(p.aptSpec(), debs);
+                } catch (IOException e) {
+                    problems.add(p + " is not in the cache (" + debs + ") and apt-get download failed: " + Apt.reason(e));
+                    continue;
+                }
+                if (!Files.isRegularFile(deb)) {
+                    problems.add(p + " is not in the cache (" + debs + ") and apt-get download left no " + deb.getFileName());
+                    continue;
+                }
+            }
+            String sha = sha256(deb);
+            if (!sha.equals(p.sha256())) {
+                problems.add(deb.getFileName() + " has sha256 " + sha + ", the lock says " + p.sha256()
+                        + " (not the package the lock names; delete " + deb + " to download it again)");
+            }
+        }
+        if (!problems.isEmpty()) throw new IOException("kit lock " + lockName + ": " + String.join("; ", problems));
+        Path kernelDeb = debs.resolve(lock.kernelPackage().debFileName());
+        Path busyboxDeb = debs.resolve(lock.busyboxPackage().debFileName());
+        Built b = build(kernelDeb, busyboxDeb, false, lock.packages());
+        if (!matches(b.manifest()) && !b.builtNow()) {
+            progress.accept("the kit in " + b.dir() + " is not the one " + lockName + " names; building it again from its packages");
+            b = build(kernelDeb, busyboxDeb, true, lock.packages());
+        }
+        KitLock m = b.manifest();
+        if (!m.kernelSha256().equals(lock.kernelSha256()) || !m.kernelVersion().equals(lock.kernelVersion())) {
+            throw new IOException("kit lock " + lockName + ": the kernel in " + kernelDeb.getFileName() + " is "
+                    + m.kernelVersion() + " with sha256 " + m.kernelSha256() + ", the lock says " + lock.kernelVersion()
+                    + " with sha256 " + lock.kernelSha256());
+        }
+        if (!m.initramfsSha256().equals(lock.initramfsSha256())) {
+            throw new IOException("kit lock " + lockName + ": the initramfs this guestlab builds from these packages has sha256 "
+                    + m.initramfsSha256() + ", the lock says " + lock.initramfsSha256() + " (the packages match; the lock "
+                    + "was written by a guestlab that builds the initramfs differently: ./guestlab kit lock writes a new one)");
+        }
+        return new Built(b.kit(), b.dir(), lock, b.builtNow());
+    }
+
+    private boolean matches(KitLock m) {
+        return m.kernelSha256().equals(lock.kernelSha256()) && m.initramfsSha256().equals(lock.initramfsSha256())
+                && m.kernelVersion().equals(lock.kernelVersion());
+    }
+
+    // --- building ------------------------------------------------------------------------------
+
+    /**
+     * The kit of these two .debs: from its directory when that holds one and {@code fresh} is
+     * false, else built from the .debs (files replaced atomically, so a guest booting from the
+     * directory meanwhile reads whole files). {@code packages}: the two .debs' descriptions if
+     * already known (verified), else null and they are read and hashed here.
+     */
+    private Built build(Path kernelDeb, Path busyboxDeb, boolean fresh, List<KitLock.Package> packages) throws IOException {
         String key = kernelDeb.getFileName().toString().replace(".deb", "") + "+"
                 + busyboxDeb.getFileName().toString().replace(".deb", "");
         Path kitDir = cache.resolve("kits").resolve(key);
         Path kernel = kitDir.resolve("vmlinuz");
-        Path initrd = kitDir.resolve("initrd.img");
+        Path initrd = kitDir.resolve(INITRAMFS);
         Path version = kitDir.resolve("kernel-version");
-        if (Files.isRegularFile(initrd) && Files.isRegularFile(kernel) && Files.isRegularFile(version)) {
-            return new GuestKit(kernel, initrd, Files.readString(version).strip());
-        }
-        progress.accept("building the guest kit from " + kernelDeb.getFileName() + " and " + busyboxDeb.getFileName());
-        Path work = Files.createTempDirectory(cache, "unpack-");
-        try {
-            DebArchive.extract(kernelDeb, work, n -> n.startsWith("boot/vmlinuz-") || n.startsWith("lib/modules/"));
-            DebArchive.extract(busyboxDeb, work, n -> n.equals("bin/busybox"));
-            Path vmlinuz = single(work.resolve("boot"), "vmlinuz-");
-            String kver = vmlinuz.getFileName().toString().substring("vmlinuz-".length());
-            Path modDir = work.resolve("lib/modules").resolve(kver);
+        boolean build = fresh || !(Files.isRegularFile(initrd) && Files.isRegularFile(kernel) && Files.isRegularFile(version));
+        if (build) {
+            progress.accept("building the guest kit from " + kernelDeb.getFileName() + " and " + busyboxDeb.getFileName());
             Files.createDirectories(kitDir);
-            buildInitramfs(work.resolve("bin/busybox"), modDir).write(initrd);
-            Files.copy(vmlinuz, kernel, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-            Files.writeString(version, kver + "\n");
-            return new GuestKit(kernel, initrd, kver);
-        } finally {
-            deleteTree(work);
+            Path work = Files.createTempDirectory(cache, "unpack-");
+            try {
+                DebArchive.extract(kernelDeb, work, n -> n.startsWith("boot/vmlinuz-") || n.startsWith("lib/modules/"));
+                DebArchive.extract(busyboxDeb, work, n -> n.equals("bin/busybox"));
+                Path vmlinuz = single(work.resolve("boot"), "vmlinuz-");
+                String kver = vmlinuz.getFileName().toString().substring("vmlinuz-".length());
+                Path modDir = work.resolve("lib/modules").resolve(kver);
+                buildInitramfs(work.resolve("bin/busybox"), modDir).write(initrd);
+                replace(vmlinuz, kernel);
+                Path v = work.resolve("kernel-version");
+                Files.writeString(v, kver + "\n");
+                replace(v, version);
+            } finally {
+                deleteTree(work);
+            }
         }
+        String kver = Files.readString(version).strip();
+        if (packages == null) packages = List.of(describe(kernelDeb), describe(busyboxDeb));
+        KitLock manifest = new KitLock(packages, kver, sha256(kernel), sha256(initrd));
+        return new Built(new GuestKit(kernel, initrd, kver), kitDir, manifest, build);
+    }
+
+    private static void replace(Path from, Path to) throws IOException {
+        Files.move(from, to, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** A .deb as a lock names it: its control file's Package, Version and Architecture, and its sha256. */
+    static KitLock.Package describe(Path deb) throws IOException {
+        Map<String, String> c = DebArchive.control(deb);
+        for (String field : List.of("Package", "Version", "Architecture")) {
+            if (!c.containsKey(field)) throw new IOException(deb + ": its control file has no " + field);
+        }
+        return new KitLock.Package(c.get("Package"), c.get("Version"), c.get("Architecture"), sha256(deb));
+    }
+
+    /** The sha256 of a file, as 64 lower-case hex digits. */
+    public static String sha256(Path file) throws IOException {
+        MessageDigest md;
+        try {
+            md = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        byte[] buf = new byte[1 << 16];
+        try (InputStream in = Files.newInputStream(file)) {
+            for (int n; (n = in.read(buf)) > 0; ) md.update(buf, 0, n);
+        }
+        return HexFormat.of().formatHex(md.digest());
     }
 
     /** busybox, the virtio modules in load order, and an /init that loads them. */

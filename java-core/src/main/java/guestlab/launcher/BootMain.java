@@ -27,7 +27,9 @@ public final class BootMain {
                 System.exit(2);
             }
         }
-        var kit = new DebianKit(DebianKit.defaultCache(), s -> System.err.print("guestlab: " + s + "\r\n")).get();
+        DebianKit debian = new DebianKit(DebianKit.defaultCache(), s -> System.err.print("guestlab: " + s + "\r\n"));
+        var kit = debian.get();
+        System.err.print("guestlab: " + debian.summary() + "\r\n");
         System.err.print("guestlab: booting " + kit.kernelVersion() + " in QEMU; Ctrl-A x quits\r\n");
         QemuGuest g = QemuGuest.start(new GuestSpec("boot", "qemu", 512L << 20, devices), kit, Launcher.BOOT_TIMEOUT,
                 guestlab.devices.EthernetSwitch::new, text -> {

@@ -15,6 +15,7 @@ import guestlab.events.EventBus;
 import guestlab.events.EventKind;
 import guestlab.image.DebianKit;
 import guestlab.image.GuestKit;
+import guestlab.image.KitLock;
 import guestlab.lguest.DevicePage;
 import guestlab.lguest.LguestRing;
 import guestlab.lguest.LhReq;
@@ -46,22 +47,40 @@ public final class Launcher implements AutoCloseable {
     private final List<Guest> guests = new CopyOnWriteArrayList<>();
     private final java.util.Set<String> starting = ConcurrentHashMap.newKeySet();
     private volatile boolean acceleratorSaid;
-    private final DebianKit kit = new DebianKit(DebianKit.defaultCache(), line -> System.err.println("guestlab: " + line));
+    private final java.util.function.Consumer<String> say = line -> System.err.println("guestlab: " + line);
+    private final DebianKit kit = new DebianKit(DebianKit.defaultCache(), say);
+    /** The locked kits guests asked for, by lock file and content: each is verified once. */
+    private final Map<List<Object>, DebianKit> lockedKits = new ConcurrentHashMap<>();
+    /** The kits already named on stderr ("kit: ..."), so each is named once. */
+    private final java.util.Set<Object> kitsSaid = ConcurrentHashMap.newKeySet();
 
     /** The user's own kernel and initrd; the init marker is then the user's business. */
-    private static GuestKit ownKit(GuestSpec spec) throws IOException {
+    private GuestKit ownKit(GuestSpec spec) throws IOException {
         for (Path p : List.of(spec.kernel(), spec.initrd())) {
             if (!java.nio.file.Files.isReadable(p)) throw new IOException("cannot read " + p);
+        }
+        if (kitsSaid.add(List.of(spec.kernel(), spec.initrd()))) {
+            say.accept("kit: own kernel " + spec.kernel() + " and initrd " + spec.initrd());
         }
         return new GuestKit(spec.kernel(), spec.initrd(), "own kernel " + spec.kernel().getFileName());
     }
 
     /**
-     * The kit a {@code qemu} guest of this spec boots: its own kernel and initrd, or Debian's kit
-     * (fetched and built on first use, with progress lines on stderr). {@link #start} uses the same.
+     * The kit a QEMU guest boots: its own kernel, the kit its lock names (fetched and verified
+     * here, before anything boots), or the Debian kit apt offers. Each kit is named once on stderr.
+     * {@link #start} uses the same; the lab asks first to say what a guest boots.
      */
     public GuestKit kitFor(GuestSpec spec) throws IOException {
-        return spec.kernel() != null ? ownKit(spec) : kit.get();
+        if (spec.kernel() != null) return ownKit(spec);
+        DebianKit k = kit;
+        if (spec.kit() != null) {
+            KitLock lock = KitLock.read(spec.kit());
+            String name = spec.kit().toString();
+            k = lockedKits.computeIfAbsent(List.of(name, lock), key -> DebianKit.locked(DebianKit.defaultCache(), lock, name, say));
+        }
+        GuestKit g = k.get();
+        if (kitsSaid.add(k)) say.accept(k.summary());
+        return g;
     }
 
     public EthernetSwitch switchNamed(String name) {

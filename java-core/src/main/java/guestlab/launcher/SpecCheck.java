@@ -39,6 +39,9 @@ final class SpecCheck {
         if (spec.engine().equals("qemu") && spec.memoryBytes() % (1 << 20) != 0) {
             throw new IllegalArgumentException("memory must be a whole number of MiB for QEMU, not " + spec.memoryBytes());
         }
+        if (spec.kit() != null && !spec.engine().equals("qemu")) {
+            throw new IllegalArgumentException("a kit lock is for qemu guests; a " + spec.engine() + " guest boots no kernel");
+        }
         Set<String> names = new HashSet<>();
         for (DeviceSpec d : named(spec.devices())) {
             if (!KINDS.contains(d.kind())) {

@@ -19,8 +19,21 @@ public sealed interface LhReq {
         }
     }
 
+    /**
+     * The interrupts a guest has: lguest's LGUEST_IRQS, NR_VECTORS - FIRST_EXTERNAL_VECTOR on x86
+     * (256 - 32); its /dev/lguest refuses an LHREQ_IRQ for any other with EINVAL.
+     */
+    int LGUEST_IRQS = 224;
+
     /** LHREQ_IRQ + irq: raise this interrupt in the guest. */
     record Irq(int irq) implements LhReq {
+        public Irq {
+            if (irq < 0 || irq >= LGUEST_IRQS) {
+                throw new IllegalArgumentException("LHREQ_IRQ " + Integer.toUnsignedString(irq) + ": a guest has irqs 0 to "
+                        + (LGUEST_IRQS - 1));
+            }
+        }
+
         public long[] words() {
             return new long[] {LHREQ_IRQ, irq};
         }

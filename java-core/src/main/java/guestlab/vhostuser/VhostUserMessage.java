@@ -86,6 +86,7 @@ final class VhostUserMessage {
                 return null;
             }
             List<Integer> fds = first.fds();
+            boolean whole = false;
             try {
                 if (first.length() < HEADER_SIZE && !readFully(socket, header.asSlice(first.length()), stallMillis)) return null;
                 ByteBuffer h = header.asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
@@ -96,10 +97,11 @@ final class VhostUserMessage {
                 if (size > 0 && !readFully(socket, body.asSlice(0, size), stallMillis)) return null;
                 ByteBuffer payload = ByteBuffer.wrap(body.asSlice(0, size).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE))
                         .order(ByteOrder.LITTLE_ENDIAN);
+                whole = true;
                 return new VhostUserMessage(request, flags, payload, fds);
-            } catch (ProtocolError | RuntimeException e) {
-                fds.forEach(Libc::close);
-                throw e;
+            } finally {
+                // A message cut short (the front-end went, or broke the protocol) never owned its fds.
+                if (!whole) fds.forEach(Libc::close);
             }
         }
     }

@@ -45,10 +45,33 @@ class DebArchiveTest {
         Path p = dir.resolve("test.deb");
         try (OutputStream out = Files.newOutputStream(p); ArArchiveOutputStream ar = new ArArchiveOutputStream(out)) {
             member(ar, "debian-binary", "2.0\n".getBytes());
-            member(ar, "control.tar.xz", new byte[0]);
+            member(ar, "control.tar.xz", controlTarXz());
             member(ar, "data.tar.xz", tarBytes.toByteArray());
         }
         return p;
+    }
+
+    private static byte[] controlTarXz() throws Exception {
+        byte[] control = "Package: busybox-static\nVersion: 1:1.35.0-4+b3\nArchitecture: amd64\nDescription: x\n more\n".getBytes();
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (XZCompressorOutputStream xz = new XZCompressorOutputStream(bytes);
+             TarArchiveOutputStream tar = new TarArchiveOutputStream(xz)) {
+            TarArchiveEntry e = new TarArchiveEntry("./control");
+            e.setSize(control.length);
+            tar.putArchiveEntry(e);
+            tar.write(control);
+            tar.closeArchiveEntry();
+        }
+        return bytes.toByteArray();
+    }
+
+    @Test
+    void readsTheControlFileWithoutTheData() throws Exception {
+        var c = DebArchive.control(deb("./bin/busybox=BUSYBOX"));
+        assertEquals("busybox-static", c.get("Package"));
+        assertEquals("1:1.35.0-4+b3", c.get("Version"));
+        assertEquals("amd64", c.get("Architecture"));
+        assertEquals("x", c.get("Description"));
     }
 
     private static void member(ArArchiveOutputStream ar, String name, byte[] data) throws Exception {

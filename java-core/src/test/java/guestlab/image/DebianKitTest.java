@@ -12,7 +12,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.zip.GZIPInputStream;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -39,7 +38,8 @@ class DebianKitTest {
 
         Map<String, byte[]> files = new HashMap<>();
         List<String> names = new ArrayList<>();
-        try (InputStream in = new GZIPInputStream(Files.newInputStream(kit.initrd()));
+        assertEquals("initramfs.cpio", kit.initrd().getFileName().toString());
+        try (InputStream in = Files.newInputStream(kit.initrd());
              CpioArchiveInputStream cpio = new CpioArchiveInputStream(in)) {
             CpioArchiveEntry e;
             while ((e = cpio.getNextEntry()) != null) {

@@ -87,6 +87,17 @@ class LguestAbiTest {
     }
 
     @Test
+    void anIrqLguestRefusesIsRefused() {
+        assertEquals(new LhReq.Irq(223), LhReq.decode(new LhReq.Irq(223).encode()), "the last of LGUEST_IRQS");
+        for (long irq : new long[] {224, 0x8000_0000L, 0xffff_ffffL}) {
+            byte[] req = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                    .putInt(LhReq.LHREQ_IRQ).putInt((int) irq).array();
+            var e = assertThrows(IllegalArgumentException.class, () -> LhReq.decode(req));
+            assertEquals("LHREQ_IRQ " + irq + ": a guest has irqs 0 to 223", e.getMessage());
+        }
+    }
+
+    @Test
     void featureBitNIsBitNMod8OfByteNDiv8() {
         byte[] b = LguestDeviceDesc.featureBytes((1L << 32) | (1L << 9) | 1, 8);
         assertArrayEquals(new byte[] {1, 2, 0, 0, 1, 0, 0, 0}, b);

@@ -110,7 +110,10 @@ public final class QmpClient implements AutoCloseable {
 
     /** "running", "paused", "prelaunch", "shutdown", ... from query-status. */
     public String status() throws IOException {
-        return String.valueOf(((Map<?, ?>) execute("query-status")).get("status"));
+        Object r = execute("query-status");
+        if (r instanceof Map<?, ?> m && m.get("status") instanceof String s) return s;
+        throw new QmpException("Protocol", "QMP query-status returned " + JSON.writeValueAsString(r)
+                + ", not {\"status\": ...}");
     }
 
     /** Pauses the guest's vCPUs. */
@@ -182,7 +185,11 @@ public final class QmpClient implements AutoCloseable {
                         line.write(b);
                         continue;
                     }
-                    dispatch(line.toByteArray());
+                    try {
+                        dispatch(line.toByteArray());
+                    } catch (RuntimeException e) {
+                        // a message no QEMU sends; the reader lives on for the next one
+                    }
                     line.reset();
                 }
             }
@@ -191,6 +198,17 @@ public final class QmpClient implements AutoCloseable {
         } finally {
             replies.offer(new Incoming(null, why));
         }
+    }
+
+    /** The event's time, or now if QEMU's timestamp is missing or not a time. */
+    private static Instant timestamp(JsonNode ts) {
+        try {
+            long seconds = ts.path("seconds").asLong(), micros = ts.path("microseconds").asLong();
+            if (ts.isObject() && micros >= 0 && micros < 1_000_000) return Instant.ofEpochSecond(seconds, micros * 1000);
+        } catch (java.time.DateTimeException e) {
+            // past Instant's range
+        }
+        return Instant.now();
     }
 
     private void dispatch(byte[] bytes) {
@@ -205,12 +223,10 @@ public final class QmpClient implements AutoCloseable {
             replies.offer(new Incoming(node, null));
             return;
         }
-        JsonNode ts = node.path("timestamp");
-        Instant when = ts.isObject()
-                ? Instant.ofEpochSecond(ts.path("seconds").asLong(), ts.path("microseconds").asLong() * 1000)
-                : Instant.now();
-        Map<String, Object> data = node.has("data") ? JSON.convertValue(node.get("data"), MAP) : Map.of();
-        Event ev = new Event(node.get("event").asText(), data, when);
+        // QMP's events carry an object "data" and a {seconds, microseconds} "timestamp"; anything
+        // else from a broken QEMU still makes an event, never a dead reader thread.
+        Map<String, Object> data = node.path("data").isObject() ? JSON.convertValue(node.get("data"), MAP) : Map.of();
+        Event ev = new Event(node.get("event").asText(), data, timestamp(node.path("timestamp")));
         synchronized (history) {
             if (history.size() == EVENT_HISTORY) history.removeFirst();
             history.addLast(ev);

@@ -140,7 +140,13 @@ public final class SerialConsole implements AutoCloseable {
             if (outStart < dropped) throw new ConsoleException("the output of `" + command + "` was longer than the console buffer", tail(20));
             output = buf.substring((int) (outStart - dropped), (int) (endAbs - dropped));
         }
-        return new Result(output.replace("\r\n", "\n"), Integer.parseInt(m.group(1)));
+        int status;
+        try {
+            status = Integer.parseInt(m.group(1));
+        } catch (NumberFormatException e) {
+            throw new ConsoleException("`" + command + "` ended with exit status " + m.group(1) + ", which no shell gives", tail(20));
+        }
+        return new Result(output.replace("\r\n", "\n"), status);
     }
 
     /** The last {@code n} lines of output (CR removed). */

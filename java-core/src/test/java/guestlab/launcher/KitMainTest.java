@@ -1,0 +1,98 @@
+package guestlab.launcher;
+
+import guestlab.image.Apt;
+import guestlab.image.AptFetcher;
+import guestlab.image.DebianKit;
+import guestlab.image.KitLock;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * {@code ./guestlab kit lock}, then {@code ./guestlab kit check} on the real Debian packages
+ * (the user's cached .debs, in a fresh cache): the lock is written, and the kit it names is
+ * verified and, from the .debs alone, built again to the same sha256, with apt never asked.
+ * Nothing boots.
+ */
+class KitMainTest {
+    @TempDir
+    Path dir;
+
+    /** apt that must not be asked anything: the offline path. */
+    static final Apt NO_APT = new Apt() {
+        @Override
+        public String dependency(String metapackage, String prefix) {
+            throw new AssertionError("apt-cache depends " + metapackage + " asked, offline");
+        }
+
+        @Override
+        public void download(String what, Path into) {
+            throw new AssertionError("apt-get download " + what + " asked, offline");
+        }
+    };
+
+    record Run(int status, String out, String err) {}
+
+    static Run kit(Path cache, Apt apt, String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        int status = KitMain.run(args, cache, apt, new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Run(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void lockThenCheckVerifiesAndRebuildsTheKitOfflineWithoutBooting() throws Exception {
+        Path cache = dir.resolve("cache");
+        Path debs = DebianKit.defaultCache().resolve("debs");
+        Files.createDirectories(debs);
+        Files.createDirectories(cache);
+        Files.createSymbolicLink(cache.resolve("debs"), debs);
+        Path lockFile = dir.resolve("guestlab-kit.edn");
+
+        Run lock = kit(cache, new AptFetcher(), "lock", lockFile.toString());
+        assertEquals(0, lock.status(), lock.err());
+        KitLock l = KitLock.read(lockFile);
+        assertTrue(lock.out().contains("wrote " + lockFile + "; a guest spec boots exactly this kit with :kit \"" + lockFile + "\""),
+                lock.out());
+        assertTrue(lock.out().contains(l.kernelPackage().name() + "  " + l.kernelPackage().version()), lock.out());
+        assertTrue(lock.out().contains(l.initramfsSha256()), lock.out());
+        assertEquals(l.kernelPackage().sha256(), DebianKit.sha256(debs.resolve(l.kernelPackage().debFileName())));
+
+        Run check = kit(cache, NO_APT, "check", lockFile.toString());
+        assertEquals(0, check.status(), check.err());
+        assertTrue(check.out().startsWith("the guest kit " + lockFile + " names: every sha256 matches, and it is in the cache\n"),
+                check.out());
+        assertEquals("", check.err(), "nothing fetched or built");
+
+        // The same packages build the same kit again from nothing but the .debs.
+        try (var s = Files.walk(cache.resolve("kits"))) {
+            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
+        }
+        Run again = kit(cache, NO_APT, "check", lockFile.toString());
+        assertEquals(0, again.status(), again.err());
+        assertTrue(again.err().contains("building the guest kit from " + l.kernelPackage().debFileName()), again.err());
+    }
+
+    @Test
+    void aBrokenLockFailsWithItsReason() throws Exception {
+        Path f = dir.resolve("bad.edn");
+        Files.writeString(f, "{:kit-format 1}");
+        Run r = kit(dir.resolve("cache"), NO_APT, "check", f.toString());
+        assertEquals(1, r.status());
+        assertEquals("guestlab: kit lock " + f + ": the lock has no :initramfs-sha256\n", r.err());
+    }
+
+    @Test
+    void aWrongVerbGetsTheUsage() {
+        Run r = kit(dir.resolve("cache"), NO_APT, "lock", "a.edn", "b.edn");
+        assertEquals(2, r.status());
+        assertEquals("guestlab: " + KitMain.USAGE + "\n", r.err());
+    }
+}
