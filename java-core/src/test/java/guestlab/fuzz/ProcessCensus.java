@@ -14,7 +14,8 @@ import java.util.function.Supplier;
 /**
  * What this process holds that a leak would grow: open file descriptors (by what they point at)
  * and guestlab's own threads (named {@code guestlab-...}). The fuzz targets take a census before
- * and after each input and compare, so a leak shows up on the input that causes it.
+ * and after each input and compare, so a leak shows up on the input that causes it; the
+ * lifecycle tests do the same around their start/stop cycles.
  */
 public final class ProcessCensus {
     private ProcessCensus() {}

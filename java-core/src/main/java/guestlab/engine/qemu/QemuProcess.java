@@ -63,6 +63,8 @@ public final class QemuProcess implements AutoCloseable {
                 .redirectErrorStream(true); // stdout and stderr: one tail
         Process p;
         try {
+            // setsid would start and then fail to exec a missing QEMU: say so as a failed start
+            if (!Files.isExecutable(command.qemu())) throw new IOException("no such executable");
             p = pb.start();
         } catch (IOException e) {
             if (ownsRunDir) deleteRunDir(command.runDir());

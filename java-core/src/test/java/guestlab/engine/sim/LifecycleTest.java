@@ -1,5 +1,6 @@
 package guestlab.engine.sim;
 
+import guestlab.fuzz.ProcessCensus;
 import guestlab.launcher.DeviceSpec;
 import guestlab.launcher.Guest;
 import guestlab.launcher.GuestSpec;
@@ -7,7 +8,6 @@ import guestlab.launcher.Launcher;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -20,12 +20,12 @@ class LifecycleTest {
     @TempDir
     Path dir;
 
-    private static int openFds() {
-        return new File("/proc/self/fd").list().length;
-    }
-
-    private static long deviceThreads() {
-        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().startsWith("guestlab-")).count();
+    /**
+     * What a guest holds, counted by kind: a leak grows a kind, while another test's socket or
+     * thread that ends meanwhile only shrinks one, so neither can fail this test.
+     */
+    private ProcessCensus.Baseline census() {
+        return new ProcessCensus.Baseline(t -> ProcessCensus.deviceKind(t) || t.startsWith(dir.toString()));
     }
 
     @Test
@@ -39,8 +39,7 @@ class LifecycleTest {
                 new DeviceSpec("rng", null, Map.of())));
         try (Launcher launcher = new Launcher()) {
             launcher.start(spec).stop(); // warm up class loading and lazily opened files
-            int fds = openFds();
-            long threads = deviceThreads();
+            ProcessCensus.Baseline before = census();
             for (int i = 0; i < 30; i++) {
                 SimGuest g = (SimGuest) launcher.start(spec);
                 g.block("block0").write(0, new byte[512]);
@@ -48,8 +47,7 @@ class LifecycleTest {
                 g.stop();
                 assertEquals(Guest.State.STOPPED, g.state());
             }
-            assertEquals(fds, openFds(), "open file descriptors");
-            assertEquals(threads, deviceThreads(), "guestlab device threads");
+            assertNull(before.check(5000), "fds or guestlab threads left behind");
             assertEquals(List.of(), launcher.guests());
             assertEquals(0, launcher.switchNamed("lan").portCount(), "every net device left the switch");
         }
@@ -57,7 +55,7 @@ class LifecycleTest {
 
     @Test
     void aSpecThatFailsHalfwayReleasesWhatWasBuilt() {
-        int fds = openFds();
+        ProcessCensus.Baseline before = census();
         try (Launcher launcher = new Launcher()) {
             GuestSpec bad = new GuestSpec("bad", "sim", 4 << 20, List.of(
                     new DeviceSpec("net", null, Map.of("switch", "lan")),
@@ -66,7 +64,7 @@ class LifecycleTest {
             assertTrue(e.getMessage().contains("does not exist"), e.getMessage());
             assertEquals(0, launcher.switchNamed("lan").portCount());
         }
-        assertEquals(fds, openFds());
+        assertNull(before.check(5000), "fds or guestlab threads left behind");
     }
 
     @Test
