@@ -56,7 +56,7 @@ public class GuestMemory implements AutoCloseable {
         this.whenClosed = whenClosed;
     }
 
-    /** Whether {@link #close()} has released the memory. */
+    /** Whether the memory refuses access: {@link #close() closed}, or {@link #abandon() abandoned}. */
     public boolean isClosed() {
         return closed;
     }
