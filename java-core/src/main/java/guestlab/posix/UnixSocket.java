@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeoutException;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
@@ -221,10 +222,15 @@ public final class UnixSocket implements AutoCloseable {
         return Libc.awaitReadable(fd, timeoutMillis);
     }
 
-    /** Reads exactly {@code buf.byteSize()} bytes; false if the peer closed first. Fds that come along are closed. */
-    public boolean readFully(MemorySegment buf) {
+    /**
+     * Reads exactly {@code buf.byteSize()} bytes; false if the peer closed first. Fds that come
+     * along are closed. A peer that sends nothing for {@code stallMillis} (-1: no limit) between
+     * two parts has stalled: {@link TimeoutException}.
+     */
+    public boolean readFully(MemorySegment buf, int stallMillis) throws TimeoutException {
         long got = 0;
         while (got < buf.byteSize()) {
+            if (!awaitReadable(stallMillis)) throw new TimeoutException("nothing to read for " + stallMillis + " ms");
             Received r = receive(buf.asSlice(got));
             r.fds().forEach(Libc::close);
             if (r.length() == 0) return false;

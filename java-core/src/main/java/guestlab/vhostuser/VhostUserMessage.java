@@ -106,19 +106,16 @@ final class VhostUserMessage {
         }
     }
 
-    /** The rest of a started message; a front-end that stalls past {@code stallMillis} has broken the protocol. */
+    /**
+     * The rest of a started message (fds belong to its first byte only: any later ones are
+     * closed); a front-end that stalls past {@code stallMillis} has broken the protocol.
+     */
     private static boolean readFully(UnixSocket socket, MemorySegment buf, int stallMillis) throws ProtocolError {
-        long got = 0;
-        while (got < buf.byteSize()) {
-            if (!socket.awaitReadable(stallMillis)) {
-                throw new ProtocolError("the front-end stopped for " + stallMillis + " ms in the middle of a message");
-            }
-            UnixSocket.Received r = socket.receive(buf.asSlice(got));
-            r.fds().forEach(Libc::close); // fds belong to a message's first byte only
-            if (r.length() == 0) return false;
-            got += r.length();
+        try {
+            return socket.readFully(buf, stallMillis);
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new ProtocolError("the front-end stopped for " + stallMillis + " ms in the middle of a message");
         }
-        return true;
     }
 
     /** Sends a reply to {@code request} with {@code payload}. */

@@ -23,6 +23,7 @@ import static guestlab.vhostuser.VhostUserProtocol.*;
  */
 final class TestFrontend implements AutoCloseable {
     static final long USER_BASE = 0x7f0000000000L; // our pretend virtual address of guest RAM
+    private static final int REPLY_MILLIS = 10_000;
     final MemfdMemory mem = MemfdMemory.allocate("frontend", 4 << 20);
     final UnixSocket socket;
 
@@ -43,18 +44,20 @@ final class TestFrontend implements AutoCloseable {
         }
     }
 
-    /** Reads a reply's payload. */
+    /** Reads a reply's payload; a back-end that does not answer within 10 s fails the test. */
     ByteBuffer reply(int request) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment h = arena.allocate(HEADER_SIZE);
-            if (!socket.readFully(h)) throw new AssertionError("back-end closed the connection");
+            if (!socket.readFully(h, REPLY_MILLIS)) throw new AssertionError("back-end closed the connection");
             ByteBuffer hb = h.asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
             if (hb.getInt(0) != request || (hb.getInt(4) & FLAG_REPLY) == 0) {
                 throw new AssertionError("unexpected reply header " + hb.getInt(0) + "/" + hb.getInt(4));
             }
             MemorySegment body = arena.allocate(Math.max(1, hb.getInt(8)));
-            if (hb.getInt(8) > 0 && !socket.readFully(body.asSlice(0, hb.getInt(8)))) throw new AssertionError("closed");
+            if (hb.getInt(8) > 0 && !socket.readFully(body.asSlice(0, hb.getInt(8)), REPLY_MILLIS)) throw new AssertionError("closed");
             return ByteBuffer.wrap(body.asSlice(0, hb.getInt(8)).toArray(ValueLayout.JAVA_BYTE)).order(ByteOrder.LITTLE_ENDIAN);
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new AssertionError("no reply to request " + request + ": " + e.getMessage());
         }
     }
 
