@@ -43,19 +43,6 @@ class LockedKitTest {
         }
     };
 
-    /** apt that must not be asked anything: the offline path. */
-    static final Apt NO_APT = new Apt() {
-        @Override
-        public String dependency(String metapackage, String prefix) {
-            throw new AssertionError("apt-cache depends " + metapackage + " asked, offline");
-        }
-
-        @Override
-        public void download(String what, Path into) {
-            throw new AssertionError("apt-get download " + what + " asked, offline");
-        }
-    };
-
     /** apt that fails as apt-get does when it cannot find a version (or has no network). */
     static final Apt FAILING_APT = new Apt() {
         @Override
@@ -99,7 +86,7 @@ class LockedKitTest {
         assertEquals(DebianKit.sha256(cache.resolve("debs").resolve(lock.busyboxPackage().debFileName())), lock.busyboxPackage().sha256());
 
         progress.clear();
-        DebianKit locked = DebianKit.locked(cache, lock, "test-kit.edn", NO_APT, progress::add);
+        DebianKit locked = DebianKit.locked(cache, lock, "test-kit.edn", OfflineApt.INSTANCE, progress::add);
         GuestKit kit = locked.get();
         assertEquals("HdrS a kernel image", Files.readString(kit.kernel()));
         assertEquals(lock.kernelSha256(), DebianKit.sha256(kit.kernel()));
@@ -139,7 +126,7 @@ class LockedKitTest {
         KitLock lock = lockToday();
         Path deb = FakeDebs.busybox(cache.resolve("debs"), "\u007fELF another busybox"); // same name, other bytes
         String actual = DebianKit.sha256(deb);
-        var e = assertThrows(IOException.class, () -> DebianKit.locked(cache, lock, "test-kit.edn", NO_APT, s -> {}).get());
+        var e = assertThrows(IOException.class, () -> DebianKit.locked(cache, lock, "test-kit.edn", OfflineApt.INSTANCE, s -> {}).get());
         assertEquals("kit lock test-kit.edn: busybox-static_1%3a1.35.0-4+b3_amd64.deb has sha256 " + actual + ", the lock says "
                 + lock.busyboxPackage().sha256() + " (not the package the lock names; delete " + deb + " to download it again)",
                 e.getMessage());
@@ -150,7 +137,7 @@ class LockedKitTest {
         KitLock lock = lockToday();
         Files.writeString(kitDir().resolve(DebianKit.INITRAMFS), "not the initramfs");
         progress.clear();
-        GuestKit kit = DebianKit.locked(cache, lock, "test-kit.edn", NO_APT, progress::add).get();
+        GuestKit kit = DebianKit.locked(cache, lock, "test-kit.edn", OfflineApt.INSTANCE, progress::add).get();
         assertEquals(lock.initramfsSha256(), DebianKit.sha256(kit.initrd()));
         assertTrue(progress.getFirst().contains("is not the one test-kit.edn names; building it again"), progress.toString());
     }
@@ -160,7 +147,7 @@ class LockedKitTest {
         KitLock built = lockToday();
         String other = "0".repeat(64);
         KitLock lock = new KitLock(built.packages(), built.kernelVersion(), built.kernelSha256(), other);
-        var e = assertThrows(IOException.class, () -> DebianKit.locked(cache, lock, "test-kit.edn", NO_APT, s -> {}).get());
+        var e = assertThrows(IOException.class, () -> DebianKit.locked(cache, lock, "test-kit.edn", OfflineApt.INSTANCE, s -> {}).get());
         assertEquals("kit lock test-kit.edn: the initramfs this guestlab builds from these packages has sha256 "
                 + built.initramfsSha256() + ", the lock says " + other + " (the packages match; the lock was written by a "
                 + "guestlab that builds the initramfs differently: ./guestlab kit lock writes a new one)", e.getMessage());
@@ -172,7 +159,7 @@ class LockedKitTest {
             Files.copy(cache.resolve("debs").resolve(p.debFileName()), fresh.resolve("debs").resolve(p.debFileName()));
         }
         progress.clear();
-        assertThrows(IOException.class, () -> DebianKit.locked(fresh, lock, "test-kit.edn", NO_APT, progress::add).get());
+        assertThrows(IOException.class, () -> DebianKit.locked(fresh, lock, "test-kit.edn", OfflineApt.INSTANCE, progress::add).get());
         assertEquals(1, progress.stream().filter(l -> l.startsWith("building the guest kit")).count(), progress.toString());
     }
 
@@ -206,7 +193,7 @@ class LockedKitTest {
         Thread.sleep(1100); // another second on the clock: no timestamp may reach the archive
         KitLock second = new DebianKit(other, NO_APT_TODAY, s -> {}).rebuiltManifest();
         assertEquals(first, second);
-        GuestKit verified = DebianKit.locked(other, first, "test-kit.edn", NO_APT, s -> {}).get();
+        GuestKit verified = DebianKit.locked(other, first, "test-kit.edn", OfflineApt.INSTANCE, s -> {}).get();
         assertEquals(first.initramfsSha256(), DebianKit.sha256(verified.initrd()));
     }
 

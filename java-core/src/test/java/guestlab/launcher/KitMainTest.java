@@ -1,6 +1,7 @@
 package guestlab.launcher;
 
 import guestlab.image.Apt;
+import guestlab.image.OfflineApt;
 import guestlab.image.AptFetcher;
 import guestlab.image.DebianKit;
 import guestlab.image.KitLock;
@@ -24,19 +25,6 @@ import static org.junit.jupiter.api.Assertions.*;
 class KitMainTest {
     @TempDir
     Path dir;
-
-    /** apt that must not be asked anything: the offline path. */
-    static final Apt NO_APT = new Apt() {
-        @Override
-        public String dependency(String metapackage, String prefix) {
-            throw new AssertionError("apt-cache depends " + metapackage + " asked, offline");
-        }
-
-        @Override
-        public void download(String what, Path into) {
-            throw new AssertionError("apt-get download " + what + " asked, offline");
-        }
-    };
 
     record Run(int status, String out, String err) {}
 
@@ -65,7 +53,7 @@ class KitMainTest {
         assertTrue(lock.out().contains(l.initramfsSha256()), lock.out());
         assertEquals(l.kernelPackage().sha256(), DebianKit.sha256(debs.resolve(l.kernelPackage().debFileName())));
 
-        Run check = kit(cache, NO_APT, "check", lockFile.toString());
+        Run check = kit(cache, OfflineApt.INSTANCE, "check", lockFile.toString());
         assertEquals(0, check.status(), check.err());
         assertTrue(check.out().startsWith("the guest kit " + lockFile + " names: every sha256 matches, and it is in the cache\n"),
                 check.out());
@@ -75,7 +63,7 @@ class KitMainTest {
         try (var s = Files.walk(cache.resolve("kits"))) {
             for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
         }
-        Run again = kit(cache, NO_APT, "check", lockFile.toString());
+        Run again = kit(cache, OfflineApt.INSTANCE, "check", lockFile.toString());
         assertEquals(0, again.status(), again.err());
         assertTrue(again.err().contains("building the guest kit from " + l.kernelPackage().debFileName()), again.err());
     }
@@ -84,14 +72,14 @@ class KitMainTest {
     void aBrokenLockFailsWithItsReason() throws Exception {
         Path f = dir.resolve("bad.edn");
         Files.writeString(f, "{:kit-format 1}");
-        Run r = kit(dir.resolve("cache"), NO_APT, "check", f.toString());
+        Run r = kit(dir.resolve("cache"), OfflineApt.INSTANCE, "check", f.toString());
         assertEquals(1, r.status());
         assertEquals("guestlab: kit lock " + f + ": the lock has no :initramfs-sha256\n", r.err());
     }
 
     @Test
     void aWrongVerbGetsTheUsage() {
-        Run r = kit(dir.resolve("cache"), NO_APT, "lock", "a.edn", "b.edn");
+        Run r = kit(dir.resolve("cache"), OfflineApt.INSTANCE, "lock", "a.edn", "b.edn");
         assertEquals(2, r.status());
         assertEquals("guestlab: " + KitMain.USAGE + "\n", r.err());
     }
