@@ -15,6 +15,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+
+import static guestlab.engine.qemu.FuzzCalls.failure;
+import static guestlab.engine.qemu.FuzzCalls.within;
 import java.util.Map;
 
 /**
@@ -35,7 +38,6 @@ import java.util.Map;
 @Timeout(20)
 class QmpFuzzTest {
     static final Duration TIMEOUT = Duration.ofMillis(1000), KEEP_OPEN_TIMEOUT = Duration.ofMillis(5);
-    static final long SLACK_NANOS = 1_000_000_000L;
     static final int STATUS = 0, STOP = 1, CONT = 2, QUIT = 3, EXECUTE = 4, EVENTS = 5, LISTENER = 6, IS_OPEN = 7, CALLS = 8;
 
     private static HostilePeer peer;
@@ -131,17 +133,6 @@ class QmpFuzzTest {
             throw failure(what + " threw " + t, t, log);
         }
         within(t0, timeout, what, log);
-    }
-
-    private static void within(long t0, Duration timeout, String what, List<String> log) {
-        long took = System.nanoTime() - t0;
-        if (took > timeout.toNanos() + SLACK_NANOS) {
-            throw failure(what + " took " + took / 1_000_000 + " ms with a timeout of " + timeout.toMillis() + " ms", null, log);
-        }
-    }
-
-    static AssertionError failure(String what, Throwable cause, List<String> log) {
-        return new AssertionError(what + "\n  calls: " + String.join("; ", log), cause);
     }
 
     @AfterAll

@@ -16,6 +16,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+
+import static guestlab.engine.qemu.FuzzCalls.failure;
+import static guestlab.engine.qemu.FuzzCalls.within;
 import java.util.Map;
 import java.util.regex.Pattern;
 
@@ -38,7 +41,6 @@ import java.util.regex.Pattern;
 @Timeout(20)
 class SerialConsoleFuzzTest {
     static final Duration TIMEOUT = Duration.ofMillis(1000), KEEP_OPEN_TIMEOUT = Duration.ofMillis(5);
-    static final long SLACK_NANOS = 1_000_000_000L;
     static final int RUN = 0, EXPECT_LITERAL = 1, EXPECT_PATTERN = 2, LAST_LINES = 3, TEXT = 4, TYPE = 5, CALLS = 6;
     static final Pattern[] PATTERNS = {Pattern.compile("login: "), Pattern.compile("(?m)^/ # "),
             Pattern.compile("Linux version (\\S+)"), Pattern.compile("\\r?\\n"), Pattern.compile("(?s)panic.*$")};
@@ -143,14 +145,7 @@ class SerialConsoleFuzzTest {
         } catch (Throwable t) {
             throw failure(what + " threw " + t, t, log);
         }
-        long took = System.nanoTime() - t0;
-        if (took > timeout.toNanos() + SLACK_NANOS) {
-            throw failure(what + " took " + took / 1_000_000 + " ms with a timeout of " + timeout.toMillis() + " ms", null, log);
-        }
-    }
-
-    static AssertionError failure(String what, Throwable cause, List<String> log) {
-        return new AssertionError(what + "\n  calls: " + String.join("; ", log), cause);
+        within(t0, timeout, what, log);
     }
 
     @AfterAll
