@@ -299,7 +299,7 @@
   (check/arg "g/event->map" "e" #(instance? guestlab.events.Event %) "a guestlab.events.Event" e)
   {:nanos (.nanos e) :guest (.guest e) :device (.device e) :queue (.queue e)
    :kind (keyword (str/lower-case (str (.kind e)))) :index (.index e) :head (.head e)
-   :length (.length e) :detail (.detail e)})
+   :length (.length e) :latency-nanos (.latencyNanos e) :detail (.detail e)})
 
 (defn events
   "The guest's recent events (the last 4096), oldest first, as maps."

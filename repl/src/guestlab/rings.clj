@@ -223,15 +223,17 @@
 
 (defn format-event
   "One event as a trace line, its time in ms relative to t0 (nanos)."
-  [t0 {:keys [nanos device queue kind index head length detail] :as e}]
+  [t0 {:keys [nanos device queue kind index head length latency-nanos detail] :as e}]
   (check/arg "rings/format-event" "t0" integer? "a time in nanoseconds (an integer)" t0)
   (check/arg "rings/format-event" "e" #(and (map? %) (integer? (:nanos %)) (integer? (:queue %)) (keyword? (:kind %)))
              "an event map from a trace or g/events" e)
   (str (format "%+10.3f ms  %-9s %-3s %-11s" (/ (- nanos t0) 1e6) device (if (neg? queue) "" (str "q" queue)) (name kind))
        (case kind
          :kick (str " #" index)
-         :request (format " avail %d head %d, %d bytes to the device, %s" index head length detail)
-         :completion (format " used %d head %d, %d bytes to the guest, %s" index head length detail)
+         :request (format " avail %d head %d, %d bytes to the device" index head length)
+         :completion (str (format " used %d head %d, %d bytes to the guest" index head length)
+                          (when (and latency-nanos (not (neg? latency-nanos)))
+                            (format ", latency=%dus" (quot latency-nanos 1000))))
          :interrupt (format " used %d, %s" index detail)
          (str " " detail))))
 
@@ -272,7 +274,7 @@
   on a request (from taking the chain to using it)."
   [events]
   (check/arg "rings/trace-summary" "events" #(and (sequential? %) (every? map? %)) "a vector of events from rings/stop!" events)
-  (let [latency #(some->> (:detail %) (re-find #"latency=(\d+)us") second parse-long)]
+  (let [latency #(let [n (:latency-nanos %)] (when (and n (not (neg? n))) (quot n 1000)))]
     (into (sorted-map)
           (for [[[d q] es] (group-by (juxt :device :queue) events)
                 :let [lat (sort (keep latency (filter #(= :completion (:kind %)) es)))]]

@@ -126,11 +126,11 @@ public final class BlockDevice implements VirtioDevice {
     private int serve(DeviceContext c, DeviceQueue q, DescriptorChain chain) throws RingFault {
         GuestMemory mem = c.memory();
         if (chain.readableLength() < HEADER_SIZE) {
-            throw q.fault("block request without a 16-byte header (head " + chain.head() + ")");
+            throw new RingFault(RingFault.Reason.MALFORMED_REQUEST, "block request without a 16-byte header (head " + chain.head() + ")");
         }
         List<Buffer> in = chain.writable();
         if (in.isEmpty() || in.getLast().len() == 0) {
-            throw q.fault("block request without a status byte (head " + chain.head() + ")");
+            throw new RingFault(RingFault.Reason.MALFORMED_REQUEST, "block request without a status byte (head " + chain.head() + ")");
         }
         ByteBuffer header = ByteBuffer.wrap(chain.readBytes(mem, 0, HEADER_SIZE)).order(ByteOrder.LITTLE_ENDIAN);
         int type = header.getInt(0);

@@ -156,7 +156,7 @@ public final class Launcher implements AutoCloseable {
         built.removeAll(devices.values());
         built.addFirst(bus); // the bus owns the devices now and stops their threads first
         hv.onExit(bus::handleNotify);
-        events.publish(new Event(System.nanoTime(), spec.name(), "", -1, EventKind.LIFECYCLE, -1, -1, -1,
+        events.publish(Event.note(spec.name(), "", -1, EventKind.LIFECYCLE,
                 "starting: engine sim, " + spec.memoryBytes() / (1 << 20) + " MiB, devices " + devices.keySet()));
         SimGuest g = new SimGuest(spec.name(), mem, hv, bus, events, consoles);
         built.clear();

@@ -249,7 +249,7 @@ public final class QemuGuest implements Guest {
     }
 
     private static void publish(EventBus events, String guest, String what) {
-        events.publish(new Event(System.nanoTime(), guest, "", -1, EventKind.LIFECYCLE, -1, -1, -1, what));
+        events.publish(Event.note(guest, "", -1, EventKind.LIFECYCLE, what));
     }
 
     private static void deleteRunDir(Path dir) {

@@ -293,7 +293,7 @@ final class BusDevice implements DeviceContext {
     /** Counted and published before the guest can see it, so nobody who saw it reads a stale count. */
     private void interrupt(int index, long usedIdx, String why) {
         counters[index].interrupts.incrementAndGet();
-        events.publish(new Event(System.nanoTime(), guest, name, index, EventKind.INTERRUPT, usedIdx, -1, -1,
+        events.publish(new Event(System.nanoTime(), guest, name, index, EventKind.INTERRUPT, usedIdx, -1, -1, -1,
                 "irq " + irqs[index] + (why.isEmpty() ? "" : ", " + why)));
         hypervisor.request(new LhReq.Irq(irqs[index]));
     }
@@ -316,6 +316,6 @@ final class BusDevice implements DeviceContext {
     }
 
     private void publish(EventKind kind, int queue, String detail) {
-        events.publish(new Event(System.nanoTime(), guest, name, queue, kind, -1, -1, -1, detail));
+        events.publish(Event.note(guest, name, queue, kind, detail));
     }
 }

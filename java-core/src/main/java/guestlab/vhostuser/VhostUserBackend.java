@@ -459,7 +459,7 @@ public final class VhostUserBackend implements AutoCloseable {
     }
 
     private void publish(EventKind kind, int queue, String detail) {
-        events.publish(new Event(System.nanoTime(), guest, name, queue, kind, -1, -1, -1, detail));
+        events.publish(Event.note(guest, name, queue, kind, detail));
     }
 
     @Override
@@ -507,7 +507,7 @@ public final class VhostUserBackend implements AutoCloseable {
             // Counted and published before the guest can see it, so nobody who saw it reads a stale count.
             r.counters.interrupts.incrementAndGet();
             events.publish(new Event(System.nanoTime(), guest, name, index, EventKind.INTERRUPT,
-                    q.state().usedIdx(), -1, -1, "call fd"));
+                    q.state().usedIdx(), -1, -1, -1, "call fd"));
             EventFd call;
             // The front-end may replace the call fd meanwhile (closing the old one): then the new one rings.
             do {

@@ -40,16 +40,19 @@ final class DescriptorWalk {
         void descriptor(int index, long addr, long len, int flags, int next, boolean inIndirectTable);
     }
 
-    /** The chain breaks a rule; the message says which, for people. */
+    /** The chain breaks a rule: {@code reason} says which, the message adds the numbers. */
     static final class BadChain extends Exception {
-        BadChain(String message) {
+        final RingFault.Reason reason;
+
+        BadChain(RingFault.Reason reason, String message) {
             super(message, null, false, false);
+            this.reason = reason;
         }
     }
 
     static void walk(GuestMemory mem, VringLayout ring, int head, boolean indirectAllowed, Visitor visitor)
             throws BadChain {
-        if (head < 0 || head >= ring.size()) throw new BadChain("head " + head + " is outside the queue of " + ring.size());
+        if (head < 0 || head >= ring.size()) throw new BadChain(RingFault.Reason.HEAD_OUT_OF_RANGE, "head " + head + " is outside the queue of " + ring.size());
         long table = ring.desc();
         int tableSize = ring.size();
         int index = head;
@@ -58,7 +61,7 @@ final class DescriptorWalk {
         boolean writableSeen = false;
         while (true) {
             if (++seen > tableSize) {
-                throw new BadChain("descriptor chain from head " + head + " is longer than its table of " + tableSize
+                throw new BadChain(RingFault.Reason.CHAIN_LOOP, "descriptor chain from head " + head + " is longer than its table of " + tableSize
                         + (inIndirect ? " (indirect)" : "") + ": a loop");
             }
             long d = table + 16L * index;
@@ -67,17 +70,17 @@ final class DescriptorWalk {
             int flags = mem.readU16(d + 12);
             int next = mem.readU16(d + 14);
             if ((flags & F_INDIRECT) != 0) {
-                if (!indirectAllowed) throw new BadChain("indirect descriptor at " + index + " but INDIRECT_DESC was not negotiated");
-                if (inIndirect) throw new BadChain("indirect descriptor inside an indirect table (section 2.7.5.3.1)");
-                if ((flags & F_NEXT) != 0) throw new BadChain("descriptor " + index + " has both INDIRECT and NEXT");
-                if (len == 0) throw new BadChain("indirect descriptor " + index + " has an empty table");
+                if (!indirectAllowed) throw new BadChain(RingFault.Reason.INDIRECT_NOT_NEGOTIATED, "indirect descriptor at " + index + " but INDIRECT_DESC was not negotiated");
+                if (inIndirect) throw new BadChain(RingFault.Reason.INDIRECT_NESTED, "indirect descriptor inside an indirect table (section 2.7.5.3.1)");
+                if ((flags & F_NEXT) != 0) throw new BadChain(RingFault.Reason.INDIRECT_WITH_NEXT, "descriptor " + index + " has both INDIRECT and NEXT");
+                if (len == 0) throw new BadChain(RingFault.Reason.INDIRECT_TABLE_SIZE, "indirect descriptor " + index + " has an empty table");
                 if (len / 16 > MAX_QUEUE_SIZE) {
-                    throw new BadChain("indirect table length " + len + " is too long: more than " + MAX_QUEUE_SIZE
+                    throw new BadChain(RingFault.Reason.INDIRECT_TABLE_SIZE, "indirect table length " + len + " is too long: more than " + MAX_QUEUE_SIZE
                             + " descriptors (section 2.7.5.3.1)");
                 }
-                if (len % 16 != 0) throw new BadChain("indirect table length " + len + " is not a multiple of 16");
+                if (len % 16 != 0) throw new BadChain(RingFault.Reason.INDIRECT_TABLE_SIZE, "indirect table length " + len + " is not a multiple of 16");
                 if (!mem.contains(addr, len)) {
-                    throw new BadChain(String.format("indirect table 0x%x+%d is outside guest memory", addr, len));
+                    throw new BadChain(RingFault.Reason.INDIRECT_TABLE_OUTSIDE_MEMORY, String.format("indirect table 0x%x+%d is outside guest memory", addr, len));
                 }
                 visitor.descriptor(index, addr, len, flags, next, false);
                 table = addr;
@@ -88,21 +91,21 @@ final class DescriptorWalk {
                 continue;
             }
             if (len > Integer.MAX_VALUE || !mem.contains(addr, len)) {
-                throw new BadChain(String.format("descriptor %d buffer 0x%x+%d is outside guest memory", index, addr, len));
+                throw new BadChain(RingFault.Reason.BUFFER_OUTSIDE_MEMORY, String.format("descriptor %d buffer 0x%x+%d is outside guest memory", index, addr, len));
             }
             if ((flags & F_WRITE) != 0) {
                 writableSeen = true;
             } else if (writableSeen) {
                 if (loopsFrom(mem, table, tableSize, index)) {
-                    throw new BadChain("descriptor chain from head " + head + " is a loop: its links from descriptor "
+                    throw new BadChain(RingFault.Reason.CHAIN_LOOP, "descriptor chain from head " + head + " is a loop: its links from descriptor "
                             + index + (inIndirect ? " of the indirect table" : "") + " never end");
                 }
-                throw new BadChain("descriptor " + index + " is device-readable after a device-writable one");
+                throw new BadChain(RingFault.Reason.READABLE_AFTER_WRITABLE, "descriptor " + index + " is device-readable after a device-writable one");
             }
             visitor.descriptor(index, addr, len, flags, next, inIndirect);
             if ((flags & F_NEXT) == 0) return;
             if (next >= tableSize) {
-                throw new BadChain("descriptor " + index + " links to " + next + ", outside its table of " + tableSize);
+                throw new BadChain(RingFault.Reason.NEXT_OUT_OF_RANGE, "descriptor " + index + " links to " + next + ", outside its table of " + tableSize);
             }
             index = next;
         }

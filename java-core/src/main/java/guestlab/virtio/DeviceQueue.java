@@ -47,7 +47,7 @@ public final class DeviceQueue {
         int extra = eventIdx ? 2 : 0;
         if (!mem.contains(ring.desc(), ring.descBytes()) || !mem.contains(ring.avail(), ring.availBytes() + extra - 2)
                 || !mem.contains(ring.used(), ring.usedBytes() + extra - 2)) {
-            throw fault(String.format("ring outside guest memory: desc=0x%x avail=0x%x used=0x%x size=%d",
+            throw fault(RingFault.Reason.RING_OUTSIDE_MEMORY, String.format("ring outside guest memory: desc=0x%x avail=0x%x used=0x%x size=%d",
                     ring.desc(), ring.avail(), ring.used(), ring.size()));
         }
         this.usedIdx = mem.readU16(ring.used() + 2);
@@ -110,8 +110,7 @@ public final class DeviceQueue {
         counters.requests.incrementAndGet();
         counters.bytesRead.addAndGet(chain.readableLength());
         events.publish(new Event(chain.takenNanos(), id.guest(), id.device(), id.index(), EventKind.REQUEST,
-                chain.availIndex(), head, chain.readableLength(),
-                "out=" + chain.readable().size() + " in=" + chain.writable().size()));
+                chain.availIndex(), head, chain.readableLength(), -1, ""));
         return chain;
     }
 
@@ -121,12 +120,21 @@ public final class DeviceQueue {
         int serve(DescriptorChain chain) throws RingFault;
     }
 
-    /** Pops and serves every available chain, pushing each back; returns how many it served. */
+    /**
+     * Pops and serves every available chain, pushing each back; returns how many it served. A
+     * chain the server finds malformed breaks the queue as a malformed ring does.
+     */
     public int serveAll(Server server) throws RingFault {
         int n = 0;
         DescriptorChain chain;
         while ((chain = pop()) != null) {
-            push(chain, server.serve(chain));
+            int written;
+            try {
+                written = server.serve(chain);
+            } catch (RingFault f) {
+                throw fault(f.reason(), f.getMessage());
+            }
+            push(chain, written);
             n++;
         }
         return n;
@@ -150,7 +158,7 @@ public final class DeviceQueue {
         counters.bytesWritten.addAndGet(written);
         long now = System.nanoTime();
         events.publish(new Event(now, id.guest(), id.device(), id.index(), EventKind.COMPLETION,
-                usedIdx, chain.head(), written, "latency=" + (now - chain.takenNanos()) / 1000 + "us"));
+                usedIdx, chain.head(), written, now - chain.takenNanos(), ""));
     }
 
     /**
@@ -173,10 +181,10 @@ public final class DeviceQueue {
     }
 
     /** Marks the queue broken; later pops and pushes throw. Returns the fault to throw. */
-    public RingFault fault(String reason) {
-        if (broken == null) broken = reason;
+    private RingFault fault(RingFault.Reason reason, String detail) {
+        if (broken == null) broken = detail;
         counters.errors.incrementAndGet();
-        return new RingFault(id + ": " + reason);
+        return new RingFault(reason, id + ": " + detail);
     }
 
     public QueueState state() {
@@ -195,7 +203,7 @@ public final class DeviceQueue {
     }
 
     private void checkUsable() throws RingFault {
-        if (broken != null) throw new RingFault(id + " is broken: " + broken);
+        if (broken != null) throw new RingFault(RingFault.Reason.QUEUE_BROKEN, id + " is broken: " + broken);
     }
 
     /** Reads avail.idx and checks it has not run more than a ring's worth ahead of us. */
@@ -203,7 +211,7 @@ public final class DeviceQueue {
         int avail = mem.readU16(ring.avail() + 2);
         int ahead = (avail - lastAvail) & 0xffff;
         if (ahead > ring.size()) {
-            throw fault("avail.idx " + avail + " is " + ahead + " ahead of the device's " + lastAvail
+            throw fault(RingFault.Reason.AVAIL_INDEX_TOO_FAR, "avail.idx " + avail + " is " + ahead + " ahead of the device's " + lastAvail
                     + ", more than the queue size " + ring.size());
         }
         return avail;
@@ -216,7 +224,7 @@ public final class DeviceQueue {
     /** Follows a chain from {@code head}, validating every descriptor (section 2.7.5). */
     private DescriptorChain walk(int head, int availIndex) throws RingFault {
         if (head >= ring.size()) {
-            throw fault("avail ring slot " + (availIndex % ring.size()) + " names head " + head
+            throw fault(RingFault.Reason.HEAD_OUT_OF_RANGE, "avail ring slot " + (availIndex % ring.size()) + " names head " + head
                     + ", outside the queue of " + ring.size());
         }
         List<Buffer> readable = new ArrayList<>(4);
@@ -227,7 +235,7 @@ public final class DeviceQueue {
                 ((flags & DESC_F_WRITE) != 0 ? writable : readable).add(new Buffer(addr, (int) len));
             });
         } catch (DescriptorWalk.BadChain e) {
-            throw fault(e.getMessage());
+            throw fault(e.reason, e.getMessage());
         }
         return new DescriptorChain(head, availIndex, List.copyOf(readable), List.copyOf(writable), System.nanoTime());
     }

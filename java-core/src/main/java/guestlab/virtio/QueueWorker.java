@@ -74,7 +74,7 @@ public final class QueueWorker implements AutoCloseable {
             if (kicks > 0) {
                 counters.kicks.addAndGet(kicks);
                 events.publish(new Event(System.nanoTime(), id.guest(), id.device(), id.index(), EventKind.KICK,
-                        counters.kicks.get(), -1, -1, ""));
+                        counters.kicks.get(), -1, -1, -1, ""));
             }
             if (failed) continue;
             try {

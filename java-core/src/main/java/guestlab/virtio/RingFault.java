@@ -1,12 +1,53 @@
 package guestlab.virtio;
 
 /**
- * The driver broke the virtqueue rules (a loop, a chain longer than the queue, a buffer outside
- * guest memory, ...). The device that sees it goes NEEDS_RESET; nothing outside guest memory
- * has been touched.
+ * The driver broke a virtqueue rule. The device that sees it goes NEEDS_RESET (section 2.1.2);
+ * nothing outside guest memory has been touched. {@link #reason()} says which rule, as one
+ * documented value per rule (the model: rust-vmm virtio-queue's error enum); the message adds
+ * the numbers, for people.
  */
 public final class RingFault extends Exception {
-    public RingFault(String message) {
+
+    /** Which rule the driver broke. */
+    public enum Reason {
+        /** The descriptor table, avail ring or used ring is not inside guest memory (2.7). */
+        RING_OUTSIDE_MEMORY,
+        /** avail.idx ran more than a queue's worth ahead of the device (2.7.6). */
+        AVAIL_INDEX_TOO_FAR,
+        /** An avail ring entry names a descriptor outside the table (2.7.6). */
+        HEAD_OUT_OF_RANGE,
+        /** A descriptor's next field points outside its table (2.7.5). */
+        NEXT_OUT_OF_RANGE,
+        /** Following next links never ends (2.7.5: a chain is at most the table's length). */
+        CHAIN_LOOP,
+        /** A buffer is not inside guest memory, or longer than 2^31 - 1 bytes. */
+        BUFFER_OUTSIDE_MEMORY,
+        /** A device-readable descriptor follows a device-writable one (2.7.4.2). */
+        READABLE_AFTER_WRITABLE,
+        /** An indirect descriptor where VIRTIO_F_INDIRECT_DESC was not negotiated (2.7.5.3.1). */
+        INDIRECT_NOT_NEGOTIATED,
+        /** An indirect descriptor inside an indirect table (2.7.5.3.1). */
+        INDIRECT_NESTED,
+        /** An indirect descriptor that also has NEXT set (2.7.5.3.1). */
+        INDIRECT_WITH_NEXT,
+        /** An indirect table of length 0, not a multiple of 16, or longer than the largest queue. */
+        INDIRECT_TABLE_SIZE,
+        /** An indirect table not inside guest memory. */
+        INDIRECT_TABLE_OUTSIDE_MEMORY,
+        /** The chain is a valid chain but not a request this device understands the shape of (device sections 5.x). */
+        MALFORMED_REQUEST,
+        /** The queue broke earlier; nothing more is taken from it until a reset. */
+        QUEUE_BROKEN
+    }
+
+    private final Reason reason;
+
+    public RingFault(Reason reason, String message) {
         super(message);
+        this.reason = reason;
+    }
+
+    public Reason reason() {
+        return reason;
     }
 }

@@ -145,7 +145,7 @@ class QueueWorkerTest {
     @Test
     void ringFaultReachesOnFaultOnceAndStopsTheDevice() throws Exception {
         Rig r = rig(1);
-        RingFault boom = new RingFault("driver broke the ring");
+        RingFault boom = new RingFault(RingFault.Reason.CHAIN_LOOP, "driver broke the ring");
         r.dev().toThrow = boom;
         r.kick().signal();
         waitFor(() -> r.faults().size() == 1, "onFault");

@@ -194,6 +194,6 @@ public final class SimGuest implements Guest {
     }
 
     private void lifecycle(String what) {
-        events.publish(new Event(System.nanoTime(), name, "", -1, EventKind.LIFECYCLE, -1, -1, -1, what));
+        events.publish(Event.note(name, "", -1, EventKind.LIFECYCLE, what));
     }
 }

@@ -133,7 +133,7 @@ public final class SimHypervisor implements Hypervisor {
             eventfdLock.readLock().unlock();
         }
         if (!launcher.test(address)) {
-            events.publish(new Event(System.nanoTime(), guest, "", -1, EventKind.HOST_WARNING, -1, -1, -1,
+            events.publish(Event.note(guest, "", -1, EventKind.HOST_WARNING,
                     String.format("guest notified 0x%x, which is neither a queue nor a device", address)));
         }
     }
