@@ -11,13 +11,13 @@
   (:require [clojure.string :as str]
             [guestlab.errors :as err])
   (:import (guestlab.engine.sim SimGuest)
-           (guestlab.launcher Guest Guest$State)
+           (guestlab.engine Guest Guest$State)
            (guestlab.virtio DeviceType)))
 
 ;; --- what a value is ---------------------------------------------------------
 
 (defprotocol AsGuest
-  (as-guest [x] "x as a guestlab.launcher.Guest, or nil if it is none."))
+  (as-guest [x] "x as a guestlab.engine.Guest, or nil if it is none."))
 
 (extend-protocol AsGuest
   Guest (as-guest [g] g)

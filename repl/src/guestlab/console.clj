@@ -5,9 +5,9 @@
             [guestlab.check :as check]
             [guestlab.errors :as err])
   (:import (guestlab.devices BufferConsole BufferConsole$ConsoleTimeoutException)
-           (guestlab.engine.qemu SerialConsole$ConsoleException)
+           (guestlab.engine Guest)
+           (guestlab.engine.qemu QemuGuest SerialConsole$ConsoleException)
            (guestlab.engine.sim SimGuest)
-           (guestlab.launcher Guest QemuGuest)
            (java.time Duration)
            (java.util.regex Pattern)))
 

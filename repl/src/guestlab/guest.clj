@@ -10,7 +10,8 @@
             [guestlab.printing])
   (:import (guestlab.engine.qemu Accelerator SerialConsole$ConsoleException)
            (guestlab.image GuestKit)
-           (guestlab.launcher DeviceSpec Guest Guest$State GuestSpec Launcher)
+           (guestlab.engine DeviceSpec Guest Guest$State GuestSpec)
+           (guestlab.launcher Launcher)
            (java.lang.management ManagementFactory)))
 
 (defonce ^:private the-launcher (delay (Launcher.)))
@@ -243,7 +244,7 @@
           g)))))
 
 (defn start!
-  "Starts a guest from a spec map and returns it (a guestlab.launcher.Guest). Two guests that are
+  "Starts a guest from a spec map and returns it (a guestlab.engine.Guest). Two guests that are
   not stopped never share a name. A :qemu guest's boot prints a line when it starts and one when
   it is up (see *progress*); if its init never shows, the error has the console's last lines,
   escaped, and the raw ones in (:console-tail (ex-data e))."

@@ -6,7 +6,7 @@
   The tag has no reader function on purpose: the printed form is a description to read, not a
   way to make a guest. Printing never throws, for a stopped or failed guest too."
   (:require [clojure.string :as str])
-  (:import (guestlab.launcher Guest)
+  (:import (guestlab.engine Guest)
            (java.io Writer)))
 
 (defn- attempt

@@ -8,7 +8,7 @@
             [guestlab.check :as check]
             [guestlab.errors :as err]
             [guestlab.guest :as g])
-  (:import (guestlab.launcher Guest)
+  (:import (guestlab.engine Guest)
            (guestlab.memory GuestMemory)
            (guestlab.virtio ChainView ChainView$Descriptor Injectable QueueState)))
 

@@ -12,7 +12,7 @@
             [guestlab.check :as check]
             [guestlab.errors :as err]
             [guestlab.guest :as g])
-  (:import (guestlab.launcher Guest)))
+  (:import (guestlab.engine Guest)))
 
 (s/def ::switch (s/or :keyword keyword? :string string?))
 (s/def ::switches (s/coll-of ::switch :kind sequential?))

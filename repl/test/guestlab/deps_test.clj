@@ -44,7 +44,7 @@
    (println \"rng bytes:\" (count (sim/rng-read vm :rng0 8)))
    (g/stop! vm)
    ;; what a QEMU guest needs beyond a simulated one: QMP's JSON, the kit's .deb unpacking
-   (doseq [c [\"guestlab.launcher.QemuGuest\" \"guestlab.engine.qemu.QmpClient\" \"guestlab.image.DebianKit\"
+   (doseq [c [\"guestlab.engine.qemu.QemuGuest\" \"guestlab.engine.qemu.QmpClient\" \"guestlab.image.DebianKit\"
               \"guestlab.image.DebArchive\" \"org.apache.commons.compress.archivers.ar.ArArchiveInputStream\"]]
      (Class/forName c))
    (println \"json:\" (.writeValueAsString (com.fasterxml.jackson.databind.ObjectMapper.) {\"execute\" \"qmp_capabilities\"}))

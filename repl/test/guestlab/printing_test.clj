@@ -1,7 +1,7 @@
 (ns guestlab.printing-test
   (:require [clojure.test :refer [deftest is use-fixtures]]
             [guestlab.guest :as g])
-  (:import (guestlab.launcher Guest)))
+  (:import (guestlab.engine Guest)))
 
 (use-fixtures :each (fn [t] (try (t) (finally (g/stop-all!)))))
 

@@ -4,8 +4,8 @@ import guestlab.engine.qemu.QemuCommand;
 import guestlab.engine.qemu.QemuProcess;
 import guestlab.image.DebianKit;
 import guestlab.image.GuestKit;
-import guestlab.launcher.DeviceSpec;
-import guestlab.launcher.GuestSpec;
+import guestlab.engine.DeviceSpec;
+import guestlab.engine.GuestSpec;
 import guestlab.launcher.Launcher;
 
 import java.io.RandomAccessFile;

@@ -1,8 +1,8 @@
 package guestlab.bench;
 
 import guestlab.engine.sim.SimGuest;
-import guestlab.launcher.DeviceSpec;
-import guestlab.launcher.GuestSpec;
+import guestlab.engine.DeviceSpec;
+import guestlab.engine.GuestSpec;
 import guestlab.launcher.Launcher;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.Level;

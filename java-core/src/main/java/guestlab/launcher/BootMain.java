@@ -1,5 +1,10 @@
 package guestlab.launcher;
 
+import guestlab.devices.EthernetSwitch;
+import guestlab.engine.DeviceSpec;
+import guestlab.engine.Guest;
+import guestlab.engine.GuestSpec;
+import guestlab.engine.qemu.QemuGuest;
 import guestlab.image.DebianKit;
 
 import java.io.IOException;
@@ -32,7 +37,7 @@ public final class BootMain {
         System.err.print("guestlab: " + debian.summary() + "\r\n");
         System.err.print("guestlab: booting " + kit.kernelVersion() + " in QEMU; Ctrl-A x quits\r\n");
         QemuGuest g = QemuGuest.start(new GuestSpec("boot", "qemu", 512L << 20, devices), kit, Launcher.BOOT_TIMEOUT,
-                guestlab.devices.EthernetSwitch::new, text -> {
+                EthernetSwitch::new, text -> {
                     System.out.print(text);
                     System.out.flush();
                 });

@@ -1,9 +1,9 @@
 package guestlab.launcher;
 
-import java.util.ArrayList;
-import java.util.HashMap;
+import guestlab.engine.DeviceSpec;
+import guestlab.engine.GuestSpec;
+
 import java.util.HashSet;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -43,7 +43,7 @@ final class SpecCheck {
             throw new IllegalArgumentException("a kit lock is for qemu guests; a " + spec.engine() + " guest boots no kernel");
         }
         Set<String> names = new HashSet<>();
-        for (DeviceSpec d : named(spec.devices())) {
+        for (DeviceSpec d : DeviceSpec.withDefaultNames(spec.devices())) {
             if (!KINDS.contains(d.kind())) {
                 throw new IllegalArgumentException("device kind must be one of " + KINDS + ", not " + d.kind());
             }
@@ -78,16 +78,5 @@ final class SpecCheck {
                         + mac);
             }
         }
-    }
-
-    /** The devices with default names filled in: kind + ordinal among its kind ("block0"). */
-    static List<DeviceSpec> named(List<DeviceSpec> devices) {
-        Map<String, Integer> seen = new HashMap<>();
-        List<DeviceSpec> out = new ArrayList<>();
-        for (DeviceSpec d : devices) {
-            int n = seen.merge(d.kind(), 1, Integer::sum) - 1;
-            out.add(d.name() == null || d.name().isBlank() ? new DeviceSpec(d.kind(), d.kind() + n, d.options()) : d);
-        }
-        return out;
     }
 }

@@ -1,13 +1,15 @@
 package guestlab.launcher;
 
-import guestlab.devices.BlockDevice;
-import guestlab.devices.RngDevice;
+import guestlab.devices.EthernetSwitch;
+import guestlab.engine.DeviceFactory;
+import guestlab.engine.DeviceSpec;
 import guestlab.events.EventBus;
 import guestlab.events.EventKind;
 import guestlab.vhostuser.VhostUserBackend;
 import guestlab.virtio.VirtioDevice;
 
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 
 /**
@@ -24,17 +26,19 @@ public final class VhostUserServer {
     public static void main(String[] args) throws Exception {
         if (args.length < 2) usage();
         Path socket = Path.of(args[1]);
-        VirtioDevice device = switch (args[0]) {
+        DeviceSpec spec = switch (args[0]) {
             case "block" -> {
                 if (args.length < 3) usage();
-                yield BlockDevice.open(Path.of(args[2]), args.length > 3 && args[3].equals("--read-only"));
+                yield new DeviceSpec("block", "block", Map.of("file", args[2],
+                        "read-only", args.length > 3 && args[3].equals("--read-only")));
             }
-            case "rng" -> new RngDevice();
+            case "rng" -> new DeviceSpec("rng", "rng", Map.of());
             default -> {
                 usage();
                 yield null;
             }
         };
+        VirtioDevice device = new DeviceFactory(EthernetSwitch::new).build(spec);
         EventBus events = new EventBus(16);
         events.subscribe(e -> {
             if (e.kind() == EventKind.LIFECYCLE || e.kind() == EventKind.DEVICE_ERROR || e.kind() == EventKind.HOST_WARNING) {

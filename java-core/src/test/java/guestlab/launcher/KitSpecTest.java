@@ -1,5 +1,7 @@
 package guestlab.launcher;
 
+import guestlab.engine.GuestSpec;
+
 import guestlab.image.KitLock;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,5 +1,9 @@
 package guestlab.launcher;
 
+import guestlab.engine.GuestSpec;
+import guestlab.engine.DeviceSpec;
+import guestlab.engine.qemu.QemuGuest;
+
 import guestlab.image.DebianKit;
 import guestlab.image.GuestKit;
 import org.junit.jupiter.api.Test;

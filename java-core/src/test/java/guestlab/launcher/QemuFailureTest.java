@@ -1,5 +1,11 @@
 package guestlab.launcher;
 
+import guestlab.engine.Guest;
+import guestlab.engine.GuestSpec;
+import guestlab.engine.DeviceSpec;
+import guestlab.devices.EthernetSwitch;
+import guestlab.engine.qemu.QemuGuest;
+
 import guestlab.events.Event;
 import guestlab.events.EventKind;
 import guestlab.image.DebianKit;
@@ -71,7 +77,7 @@ class QemuFailureTest {
         GuestKit broken = new GuestKit(real.kernel(), junk, real.kernelVersion());
         long threads = guestlabThreads();
         Exception e = assertThrows(Exception.class, () -> QemuGuest.start(
-                new GuestSpec("panic", "qemu", 256L << 20, List.of()), broken, Duration.ofSeconds(60)));
+                new GuestSpec("panic", "qemu", 256L << 20, List.of()), broken, Duration.ofSeconds(60), EthernetSwitch::new, null));
         assertTrue(e.getMessage().contains("Kernel panic"), e.getMessage());
         for (int i = 0; i < 100 && guestlabThreads() != threads; i++) Thread.sleep(20);
         assertEquals(threads, guestlabThreads());

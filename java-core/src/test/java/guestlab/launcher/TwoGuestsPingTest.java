@@ -1,5 +1,10 @@
 package guestlab.launcher;
 
+import guestlab.engine.Guest;
+import guestlab.engine.GuestSpec;
+import guestlab.engine.DeviceSpec;
+import guestlab.engine.qemu.QemuGuest;
+
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;

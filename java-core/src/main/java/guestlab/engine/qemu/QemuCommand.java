@@ -69,6 +69,28 @@ public record QemuCommand(Path qemu, Path kernel, Path initrd, String extraCmdli
         return new QemuCommand(qemu, kernel, initrd, extraCmdline, memoryBytes, vcpus, accelerator, runDir, startPaused, all);
     }
 
+    /** The device kinds QEMU attaches to a vhost-user back-end of ours (it has no vhost-user console). */
+    public static final java.util.Set<String> VHOST_USER_KINDS = java.util.Set.of("block", "net", "rng");
+
+    /**
+     * A device served by a vhost-user back-end on {@code socket}: the chardev QEMU connects
+     * through and the front-end device on it.
+     *
+     * @param id  unique among this command's devices
+     * @param mac a net device's MAC (QEMU owns virtio-net's config space, so it is told); else null
+     */
+    public QemuCommand withVhostUserDevice(String kind, String id, Path socket, String mac) {
+        List<String> chardev = List.of("-chardev", "socket,id=" + id + ",path=" + socket);
+        return withDevice(chardev).withDevice(switch (kind) {
+            case "block" -> List.of("-device", "vhost-user-blk-pci,chardev=" + id);
+            case "rng" -> List.of("-device", "vhost-user-rng-pci,chardev=" + id);
+            // vectors=0 (INTx): QEMU 7.2 crashes in vhost_net_start setting up MSI-X vector notifiers.
+            case "net" -> List.of("-netdev", "vhost-user,id=n" + id + ",chardev=" + id, "-device",
+                    "virtio-net-pci,netdev=n" + id + ",mac=" + mac + ",romfile=,vectors=0");
+            default -> throw new IllegalArgumentException("QEMU has no vhost-user " + kind + " device");
+        });
+    }
+
     public Path serialSocket() { return requireRunDir().resolve("serial.sock"); }
 
     public Path qmpSocket() { return requireRunDir().resolve("qmp.sock"); }

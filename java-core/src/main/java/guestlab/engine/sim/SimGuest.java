@@ -1,6 +1,7 @@
 package guestlab.engine.sim;
 
 import guestlab.devices.BufferConsole;
+import guestlab.engine.Guest;
 import guestlab.events.Event;
 import guestlab.events.EventBus;
 import guestlab.events.EventKind;
@@ -8,9 +9,8 @@ import guestlab.lguest.DevicePage;
 import guestlab.lguest.LguestDeviceDesc;
 import guestlab.lguest.LguestRing;
 import guestlab.memory.GuestMemory;
-import guestlab.transport.LguestBus;
+import guestlab.transport.lguest.LguestBus;
 import guestlab.virtio.DeviceType;
-import guestlab.launcher.Guest;
 import guestlab.virtio.QueueState;
 import guestlab.virtio.VirtioDevice;
 

@@ -2,9 +2,9 @@ package guestlab.engine.sim;
 
 import guestlab.events.Event;
 import guestlab.events.EventKind;
-import guestlab.launcher.DeviceSpec;
-import guestlab.launcher.Guest;
-import guestlab.launcher.GuestSpec;
+import guestlab.engine.DeviceSpec;
+import guestlab.engine.Guest;
+import guestlab.engine.GuestSpec;
 import guestlab.launcher.Launcher;
 import guestlab.virtio.DeviceStatus;
 import guestlab.virtio.QueueState;

@@ -1,9 +1,9 @@
 package guestlab.engine.sim;
 
 import guestlab.fuzz.ProcessCensus;
-import guestlab.launcher.DeviceSpec;
-import guestlab.launcher.Guest;
-import guestlab.launcher.GuestSpec;
+import guestlab.engine.DeviceSpec;
+import guestlab.engine.Guest;
+import guestlab.engine.GuestSpec;
 import guestlab.launcher.Launcher;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

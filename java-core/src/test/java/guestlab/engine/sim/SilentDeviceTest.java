@@ -5,7 +5,7 @@ import guestlab.lguest.DevicePage;
 import guestlab.lguest.LguestRing;
 import guestlab.lguest.LhReq;
 import guestlab.memory.MemfdMemory;
-import guestlab.transport.LguestBus;
+import guestlab.transport.lguest.LguestBus;
 import guestlab.virtio.DeviceContext;
 import guestlab.virtio.DeviceType;
 import guestlab.virtio.Features;

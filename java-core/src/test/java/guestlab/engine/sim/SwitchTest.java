@@ -1,7 +1,7 @@
 package guestlab.engine.sim;
 
-import guestlab.launcher.DeviceSpec;
-import guestlab.launcher.GuestSpec;
+import guestlab.engine.DeviceSpec;
+import guestlab.engine.GuestSpec;
 import guestlab.launcher.Launcher;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;

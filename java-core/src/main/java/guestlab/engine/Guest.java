@@ -1,4 +1,4 @@
-package guestlab.launcher;
+package guestlab.engine;
 
 import guestlab.events.EventBus;
 import guestlab.memory.GuestMemory;

@@ -1,12 +1,12 @@
-package guestlab.launcher;
+package guestlab.engine.qemu;
 
-import guestlab.devices.BlockDevice;
 import guestlab.devices.EthernetSwitch;
 import guestlab.devices.NetDevice;
-import guestlab.devices.RngDevice;
-import guestlab.engine.qemu.QemuCommand;
-import guestlab.engine.qemu.QemuProcess;
-import guestlab.engine.qemu.SerialConsole;
+import guestlab.engine.DeviceFactory;
+import guestlab.engine.DeviceSpec;
+import guestlab.engine.Guest;
+import guestlab.engine.GuestSpec;
+import guestlab.engine.Rollback;
 import guestlab.events.Event;
 import guestlab.events.EventBus;
 import guestlab.events.EventKind;
@@ -21,7 +21,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -49,70 +49,46 @@ public final class QemuGuest implements Guest {
         this.runDir = runDir;
     }
 
-    /** Builds the devices and their back-ends, then starts QEMU on {@code kit}; releases all on failure. */
-    static QemuGuest start(GuestSpec spec, GuestKit kit, Duration bootTimeout) throws IOException {
-        return start(spec, kit, bootTimeout, EthernetSwitch::new, null);
-    }
-
     /**
+     * Builds the devices and their back-ends, then starts QEMU on {@code kit}; releases all on failure.
+     *
      * @param switches    the named switches net devices join
      * @param consoleSink sees the console output as it arrives (null: none)
      */
-    static QemuGuest start(GuestSpec spec, GuestKit kit, Duration bootTimeout, Function<String, EthernetSwitch> switches,
-                           Consumer<String> consoleSink) throws IOException {
+    public static QemuGuest start(GuestSpec spec, GuestKit kit, Duration bootTimeout, Function<String, EthernetSwitch> switches,
+                                  Consumer<String> consoleSink) throws IOException {
         EventBus events = new EventBus(4096);
         Path runDir = Files.createTempDirectory("guestlab-" + spec.name() + "-");
-        Map<String, VhostUserBackend> backends = new LinkedHashMap<>();
-        List<AutoCloseable> built = new ArrayList<>();
-        try {
+        try (Rollback rollback = new Rollback()) {
+            rollback.add(() -> deleteRunDir(runDir));
+            Map<String, VhostUserBackend> backends = new LinkedHashMap<>();
             QemuCommand cmd = QemuCommand.forKit(kit).withMemoryBytes(spec.memoryBytes()).withRunDir(runDir)
                     .withExtraCmdline("quiet"); // kernel chatter would interleave with scripted output
+            DeviceFactory factory = new DeviceFactory(switches);
             int n = 0;
-            for (DeviceSpec d : SpecCheck.named(spec.devices())) {
+            for (DeviceSpec d : DeviceSpec.withDefaultNames(spec.devices())) {
                 if (d.kind().equals("console")) continue; // the serial port
-                Map<String, Object> o = d.options();
-                VirtioDevice dev = switch (d.kind()) {
-                    case "block" -> BlockDevice.open(Path.of(o.get("file").toString()), Boolean.TRUE.equals(o.get("read-only")));
-                    case "rng" -> new RngDevice();
-                    case "net" -> new NetDevice(o.containsKey("mac") ? NetDevice.parseMac(o.get("mac").toString())
-                            : NetDevice.randomMac(), switches.apply(o.getOrDefault("switch", "default").toString()));
-                    default -> throw new IllegalArgumentException("engine qemu has no " + d.kind() + " device");
-                };
-                built.add(dev);
-                VhostUserBackend b = new VhostUserBackend(spec.name(), d.name(), dev, runDir.resolve(d.name() + ".sock"), events);
-                built.addFirst(b);
+                if (!QemuCommand.VHOST_USER_KINDS.contains(d.kind())) {
+                    throw new IllegalArgumentException("engine qemu has no " + d.kind() + " device");
+                }
+                VirtioDevice dev = rollback.add(factory.build(d));
+                VhostUserBackend b = rollback.add(new VhostUserBackend(spec.name(), d.name(), dev,
+                        runDir.resolve(d.name() + ".sock"), events));
                 backends.put(d.name(), b);
-                String id = "vu" + n++;
-                List<String> chardev = List.of("-chardev", "socket,id=" + id + ",path=" + b.socket());
-                cmd = cmd.withDevice(chardev).withDevice(switch (d.kind()) {
-                    case "block" -> List.of("-device", "vhost-user-blk-pci,chardev=" + id);
-                    case "rng" -> List.of("-device", "vhost-user-rng-pci,chardev=" + id);
-                    // QEMU owns virtio-net's config space, so it is told the MAC. vectors=0 (INTx):
-                    // QEMU 7.2 crashes in vhost_net_start setting up MSI-X vector notifiers.
-                    default -> List.of("-netdev", "vhost-user,id=n" + id + ",chardev=" + id, "-device",
-                            "virtio-net-pci,netdev=n" + id + ",mac=" + NetDevice.formatMac(((NetDevice) dev).mac())
-                                    + ",romfile=,vectors=0");
-                });
+                // virtio-net's config space starts with the MAC (virtio 1.x section 5.1.4).
+                String mac = d.kind().equals("net") ? NetDevice.formatMac(Arrays.copyOf(dev.config(), 6)) : null;
+                cmd = cmd.withVhostUserDevice(d.kind(), "vu" + n++, b.socket(), mac);
             }
             publish(events, spec.name(), "starting: engine qemu (" + cmd.accelerator() + "), " + spec.memoryBytes() / (1 << 20)
                     + " MiB, kernel " + kit.kernelVersion() + ", devices " + backends.keySet());
             QemuProcess qemu = QemuProcess.start(cmd, QemuProcess.DEFAULT_START_TIMEOUT, consoleSink);
             QemuGuest g = new QemuGuest(spec.name(), events, backends, qemu, runDir);
             g.watchEngine();
-            built.clear();
-            built.add(g::stop);
+            rollback.keep();
+            rollback.add(g::stop); // the guest owns QEMU, the back-ends and the run directory
             g.awaitInit(bootTimeout);
+            rollback.keep();
             return g;
-        } catch (IOException | RuntimeException e) {
-            for (AutoCloseable c : built) {
-                try {
-                    c.close();
-                } catch (Exception suppressed) {
-                    e.addSuppressed(suppressed);
-                }
-            }
-            deleteRunDir(runDir);
-            throw e;
         }
     }
 

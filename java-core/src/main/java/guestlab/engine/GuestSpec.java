@@ -1,4 +1,4 @@
-package guestlab.launcher;
+package guestlab.engine;
 
 import java.nio.file.Path;
 import java.util.List;

@@ -1,4 +1,4 @@
-package guestlab.transport;
+package guestlab.transport.lguest;
 
 import guestlab.events.EventBus;
 import guestlab.lguest.DevicePage;

@@ -1,4 +1,4 @@
-package guestlab.virtio;
+package guestlab.transport;
 
 import guestlab.events.Event;
 import guestlab.events.EventBus;
@@ -6,6 +6,9 @@ import guestlab.events.EventKind;
 import guestlab.events.QueueCounters;
 import guestlab.memory.GuestMemoryFaultException;
 import guestlab.posix.EventFd;
+import guestlab.virtio.QueueId;
+import guestlab.virtio.RingFault;
+import guestlab.virtio.VirtioDevice;
 
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiConsumer;

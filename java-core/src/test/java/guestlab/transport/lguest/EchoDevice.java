@@ -1,4 +1,4 @@
-package guestlab.transport;
+package guestlab.transport.lguest;
 
 import guestlab.virtio.DeviceContext;
 import guestlab.virtio.DeviceQueue;

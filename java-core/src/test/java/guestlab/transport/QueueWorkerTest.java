@@ -1,9 +1,14 @@
-package guestlab.virtio;
+package guestlab.transport;
 
 import guestlab.events.EventBus;
 import guestlab.events.EventKind;
 import guestlab.events.QueueCounters;
 import guestlab.posix.EventFd;
+import guestlab.virtio.DeviceContext;
+import guestlab.virtio.DeviceType;
+import guestlab.virtio.QueueId;
+import guestlab.virtio.RingFault;
+import guestlab.virtio.VirtioDevice;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 

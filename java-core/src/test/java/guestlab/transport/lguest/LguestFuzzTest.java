@@ -1,4 +1,4 @@
-package guestlab.transport;
+package guestlab.transport.lguest;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import guestlab.devices.ConsoleDevice;

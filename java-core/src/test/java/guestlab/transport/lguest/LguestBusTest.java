@@ -1,4 +1,4 @@
-package guestlab.transport;
+package guestlab.transport.lguest;
 
 import guestlab.engine.sim.SimHypervisor;
 import guestlab.events.Event;

@@ -1,0 +1,61 @@
+package guestlab.engine;
+
+import guestlab.devices.BlockDevice;
+import guestlab.devices.BufferConsole;
+import guestlab.devices.ConsoleDevice;
+import guestlab.devices.ConsoleHost;
+import guestlab.devices.EthernetSwitch;
+import guestlab.devices.NetDevice;
+import guestlab.devices.RngDevice;
+import guestlab.devices.StreamConsole;
+import guestlab.virtio.VirtioDevice;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * The one place a {@link DeviceSpec} becomes a device, for every engine and for the stand-alone
+ * vhost-user server. One factory builds one guest's devices: it remembers the consoles it gave a
+ * buffer host, which the sim engine's users read and write.
+ */
+public final class DeviceFactory {
+    private final Function<String, EthernetSwitch> switches;
+    private final Map<String, BufferConsole> bufferConsoles = new LinkedHashMap<>();
+
+    /** @param switches the switch a net device joins, by name */
+    public DeviceFactory(Function<String, EthernetSwitch> switches) {
+        this.switches = switches;
+    }
+
+    /**
+     * Builds the device {@code d} describes (its options checked already). The caller owns it.
+     *
+     * @throws IOException a block device's image cannot be opened
+     */
+    public VirtioDevice build(DeviceSpec d) throws IOException {
+        Map<String, Object> o = d.options();
+        return switch (d.kind()) {
+            case "block" -> BlockDevice.open(Path.of(o.get("file").toString()), Boolean.TRUE.equals(o.get("read-only")));
+            case "net" -> new NetDevice(o.containsKey("mac") ? NetDevice.parseMac(o.get("mac").toString()) : NetDevice.randomMac(),
+                    switches.apply(o.getOrDefault("switch", "default").toString()));
+            case "rng" -> new RngDevice();
+            case "console" -> new ConsoleDevice(consoleHost(d.name(), o.getOrDefault("host", "buffer").toString()));
+            default -> throw new IllegalArgumentException("unknown device kind " + d.kind());
+        };
+    }
+
+    private ConsoleHost consoleHost(String device, String host) {
+        if (host.equals("stdio")) return StreamConsole.stdio();
+        BufferConsole b = new BufferConsole();
+        bufferConsoles.put(device, b);
+        return b;
+    }
+
+    /** The host ends of the consoles built here with a buffer host, by device name. */
+    public Map<String, BufferConsole> bufferConsoles() {
+        return Map.copyOf(bufferConsoles);
+    }
+}

@@ -1,0 +1,31 @@
+package guestlab.engine;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One device of a guest spec.
+ *
+ * @param kind    "console", "block", "net" or "rng"
+ * @param name    unique within the guest; defaults to kind + ordinal ("block0", "net1")
+ * @param options kind-specific: block {file, read-only}; net {switch, mac}; console {host:
+ *                "buffer" | "stdio"}; rng none
+ */
+public record DeviceSpec(String kind, String name, Map<String, Object> options) {
+    public DeviceSpec {
+        options = Map.copyOf(options);
+    }
+
+    /** The devices with default names filled in: kind + ordinal among its kind ("block0"). */
+    public static List<DeviceSpec> withDefaultNames(List<DeviceSpec> devices) {
+        Map<String, Integer> seen = new HashMap<>();
+        List<DeviceSpec> out = new ArrayList<>();
+        for (DeviceSpec d : devices) {
+            int n = seen.merge(d.kind(), 1, Integer::sum) - 1;
+            out.add(d.name() == null || d.name().isBlank() ? new DeviceSpec(d.kind(), d.kind() + n, d.options()) : d);
+        }
+        return out;
+    }
+}
