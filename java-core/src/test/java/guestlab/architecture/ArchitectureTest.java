@@ -11,6 +11,10 @@ import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
@@ -42,6 +46,26 @@ class ArchitectureTest {
                 assertTrue(main.stream().anyMatch(c -> c.getPackageName().startsWith(pkg)),
                         "no main class in " + pkg + " (layer " + l.name() + "): Layers is out of date");
             }
+        }
+    }
+
+    /** Each package's package-info.java says what the package is for (the newcomer's map). */
+    @Test
+    void everyPackageSaysItsJob() throws IOException {
+        Path src = Path.of("src/main/java/guestlab");
+        assertTrue(Files.isDirectory(src), "run from java-core: " + src.toAbsolutePath());
+        try (Stream<Path> dirs = Files.walk(src)) {
+            List<Path> silent = dirs.filter(Files::isDirectory).filter(ArchitectureTest::holdsJava)
+                    .filter(d -> !Files.exists(d.resolve("package-info.java"))).toList();
+            assertEquals(List.of(), silent, "packages without a package-info.java");
+        }
+    }
+
+    private static boolean holdsJava(Path dir) {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.anyMatch(f -> f.toString().endsWith(".java"));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 

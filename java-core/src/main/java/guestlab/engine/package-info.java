@@ -1,0 +1,7 @@
+/**
+ * What runs a guest's CPU, and the interface to a running guest that every engine implements
+ * ({@link guestlab.engine.Guest}), the spec it starts from ({@link guestlab.engine.GuestSpec},
+ * {@link guestlab.engine.DeviceSpec}), the one {@link guestlab.engine.DeviceFactory} and the start
+ * {@link guestlab.engine.Rollback}. The engines are in {@code sim} and {@code qemu}.
+ */
+package guestlab.engine;

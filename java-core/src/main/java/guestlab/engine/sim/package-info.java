@@ -1,0 +1,2 @@
+/** The simulated engine: a Java "kernel" that walks the lguest device page and drives the devices with simulated drivers through the driver side of the virtqueues, on the calling thread. */
+package guestlab.engine.sim;
