@@ -8,11 +8,11 @@
             [guestlab.check :as check]
             [guestlab.errors :as err]
             [guestlab.printing])
-  (:import (guestlab.engine.qemu Accelerator SerialConsole$ConsoleException)
-           (guestlab.image GuestKit)
-           (guestlab.engine DeviceSpec Guest Guest$State GuestSpec)
-           (guestlab.launcher Launcher)
-           (java.lang.management ManagementFactory)))
+  (:import (guestlab.engine DeviceSpec Guest GuestSpec)
+           (guestlab.engine.qemu SerialConsole$ConsoleException)
+           (guestlab.launcher GuestNameTakenException Launcher StartProgress)
+           (java.lang.management ManagementFactory)
+           (java.time Duration)))
 
 (defonce ^:private the-launcher (delay (Launcher.)))
 
@@ -200,48 +200,19 @@
 
 ;; --- lifecycle ---------------------------------------------------------------
 
-(defonce ^:private starting (atom #{}))
-
-(defn- claim-name!
-  "Claims guest-name for a guest about to start, or throws if a guest of that name runs (or is
-  starting, or has failed and was not stopped yet). A stopped guest's name is free again."
-  [guest-name]
-  (let [[before] (swap-vals! starting conj guest-name)
-        holder (first (filter #(= guest-name (.name ^Guest %)) (.guests (launcher))))]
-    (when (or (before guest-name) holder)
-      (when-not (before guest-name) (swap! starting disj guest-name))
-      (err/fail! :name-taken
-                 (str "g/start!: a guest named " guest-name
-                      (cond (nil? holder) " is starting"
-                            (= Guest$State/FAILED (.state ^Guest holder)) " has failed but is not stopped yet"
-                            :else " is already running")
-                      "; stop it (g/stop!) or give this one another :name")
-                 {:guest guest-name}))))
-
 (def ^:dynamic *progress*
   "What start! does with its progress lines (a :qemu boot takes seconds): a function of one line,
   or nil for none. By default each line goes to *err* after \"guestlab: \"."
   (fn [line] (binding [*out* *err*] (println "guestlab:" line) (flush))))
 
-(defn kit-description
-  "A kit as a person knows it: \"Debian 6.1.0-50-amd64\" for Debian's kit (a spec without
-  :kernel), else what the kit says of itself (\"own kernel bzImage\")."
-  [^GuestSpec spec ^GuestKit kit]
-  (if (.kernel spec) (.kernelVersion kit) (str "Debian " (.kernelVersion kit))))
-
-(defn- boot!
-  "Starts the guest of Java spec `spec`; a :qemu boot says what it boots, and when it is up."
-  ^Guest [^GuestSpec spec]
-  (let [say *progress*]
-    (if-not (and say (= "qemu" (.engine spec)))
-      (.start (launcher) spec)
-      (let [kit (.kitFor (launcher) spec) ; fetched and built here on first use, with its own lines
-            t0 (System/nanoTime)]
-        (say (str "booting " (.name spec) " (" (kit-description spec kit) ", "
-                  (str/upper-case (.name (Accelerator/choose))) ") ..."))
-        (let [g (.start (launcher) spec)]
-          (say (format "%s is up in %.1f s" (.name spec) (/ (- (System/nanoTime) t0) 1e9)))
-          g)))))
+(defn- progress
+  "The launcher's StartProgress for *progress*: a line when a :qemu boot starts, one when it is up."
+  ^StartProgress []
+  (if-let [say *progress*]
+    (reify StartProgress
+      (booting [_ guest kit accelerator] (say (str "booting " guest " (" kit ", " accelerator ") ...")))
+      (up [_ guest took] (say (format "%s is up in %.1f s" guest (/ (.toMillis ^Duration took) 1e3)))))
+    StartProgress/SILENT))
 
 (defn start!
   "Starts a guest from a spec map and returns it (a guestlab.engine.Guest). Two guests that are
@@ -251,13 +222,14 @@
   ^Guest [spec-map]
   (let [spec (->java-spec spec-map)
         guest-name (.name spec)]
-    (claim-name! guest-name)
     (try
-      (boot! spec)
+      (.start (launcher) spec (progress))
+      (catch GuestNameTakenException e
+        (err/fail! :name-taken (str "g/start!: " (.getMessage e) "; stop it (g/stop!) or give this one another :name")
+                   {:guest guest-name}))
       (catch SerialConsole$ConsoleException e
         (throw (err/console-error "g/start!" (str "guest " guest-name ": " (first (str/split-lines (str (.getMessage e)))))
-                                  (.consoleTail e) {:guest guest-name} e)))
-      (finally (swap! starting disj guest-name)))))
+                                  (.consoleTail e) {:guest guest-name} e))))))
 
 (defn stop!
   "Stops a guest and releases everything it holds. Stopping twice is harmless."

@@ -54,9 +54,8 @@ public final class Launcher implements AutoCloseable {
     /**
      * The kit a QEMU guest boots: its own kernel, the kit its lock names (fetched and verified
      * here, before anything boots), or the Debian kit apt offers. Each kit is named once on stderr.
-     * {@link #start} uses the same; the lab asks first to say what a guest boots.
      */
-    public GuestKit kitFor(GuestSpec spec) throws IOException {
+    private GuestKit kitFor(GuestSpec spec) throws IOException {
         if (spec.kernel() != null) return ownKit(spec);
         DebianKit k = kit;
         if (spec.kit() != null) {
@@ -79,31 +78,66 @@ public final class Launcher implements AutoCloseable {
         return List.copyOf(guests);
     }
 
-    /** Starts a guest; its name must not be taken by another guest of this launcher that is not stopped. */
+    /** Starts a guest, silently; see {@link #start(GuestSpec, StartProgress)}. */
     public Guest start(GuestSpec spec) throws IOException {
+        return start(spec, StartProgress.SILENT);
+    }
+
+    /**
+     * Starts a guest. Its name must not be taken by another guest of this launcher that is not
+     * stopped (running, failed, or starting right now).
+     *
+     * @throws GuestNameTakenException the name is taken, and by what
+     */
+    public Guest start(GuestSpec spec, StartProgress progress) throws IOException {
         SpecCheck.validate(spec);
-        // Reserved while it starts too, so two starts of one name at once cannot both succeed.
-        if (guests().stream().anyMatch(g -> g.name().equals(spec.name())) || !starting.add(spec.name())) {
-            throw new IllegalArgumentException("a guest named " + spec.name() + " is already running");
-        }
+        claim(spec.name());
+        boolean started = false;
         try {
-            Guest g = startEngine(spec);
-            guests.add(g);
+            Guest g = startEngine(spec, progress);
+            synchronized (starting) {
+                guests.add(g);
+                starting.remove(spec.name());
+            }
+            started = true;
             return g;
         } finally {
-            starting.remove(spec.name());
+            if (!started) {
+                synchronized (starting) {
+                    starting.remove(spec.name());
+                }
+            }
         }
     }
 
-    private Guest startEngine(GuestSpec spec) throws IOException {
+    /** Reserves {@code name} while its guest starts, so two starts of one name cannot both succeed. */
+    private void claim(String name) {
+        synchronized (starting) {
+            Guest holder = guests().stream().filter(g -> g.name().equals(name)).findFirst().orElse(null);
+            if (holder != null) {
+                throw new GuestNameTakenException(name, holder.state() == Guest.State.FAILED
+                        ? GuestNameTakenException.Holder.FAILED : GuestNameTakenException.Holder.RUNNING);
+            }
+            if (!starting.add(name)) throw new GuestNameTakenException(name, GuestNameTakenException.Holder.STARTING);
+        }
+    }
+
+    private Guest startEngine(GuestSpec spec, StartProgress progress) throws IOException {
         return switch (spec.engine()) {
             case "sim" -> SimEngine.start(spec, this::switchNamed, DEFAULT_TIMEOUT);
             case "qemu" -> {
+                Accelerator accel = Accelerator.choose();
                 if (!acceleratorSaid) { // once per launcher: it does not change while we run
-                    System.err.println("guestlab: QEMU guests run with " + Accelerator.choose().reason());
+                    System.err.println("guestlab: QEMU guests run with " + accel.reason());
                     acceleratorSaid = true;
                 }
-                yield QemuGuest.start(spec, kitFor(spec), BOOT_TIMEOUT, this::switchNamed, null);
+                GuestKit kit = kitFor(spec);
+                progress.booting(spec.name(), spec.kernel() != null ? kit.kernelVersion() : "Debian " + kit.kernelVersion(),
+                        accel.name().toUpperCase(java.util.Locale.ROOT));
+                long t0 = System.nanoTime();
+                Guest g = QemuGuest.start(spec, kit, BOOT_TIMEOUT, this::switchNamed, null);
+                progress.up(spec.name(), Duration.ofNanos(System.nanoTime() - t0));
+                yield g;
             }
             default -> throw new IllegalArgumentException("engine " + spec.engine() + " is not available; engines: sim, qemu");
         };
