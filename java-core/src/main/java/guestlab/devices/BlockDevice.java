@@ -20,7 +20,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-import static guestlab.devices.BlockProtocol.*;
+import static guestlab.virtio.block.BlockSpec.*;
 
 /**
  * virtio-blk over a raw image file (virtio 1.x section 5.2). Reads and writes go straight between

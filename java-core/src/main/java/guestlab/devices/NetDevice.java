@@ -13,7 +13,7 @@ import java.security.SecureRandom;
 import java.util.HexFormat;
 import java.util.concurrent.ArrayBlockingQueue;
 
-import static guestlab.devices.NetProtocol.*;
+import static guestlab.virtio.net.NetSpec.*;
 
 /**
  * virtio-net (virtio 1.x section 5.1) plugged into an {@link EthernetSwitch}: queue 0 receives

@@ -13,7 +13,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 
-import static guestlab.devices.BlockProtocol.*;
+import static guestlab.virtio.block.BlockSpec.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** virtio-blk requests as a driver sends them, including the ones a driver should not send. */

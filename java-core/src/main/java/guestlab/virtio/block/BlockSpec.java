@@ -1,8 +1,8 @@
-package guestlab.devices;
+package guestlab.virtio.block;
 
-/** virtio-blk wire constants (virtio 1.x section 5.2), shared by the device and simulated drivers. */
-public final class BlockProtocol {
-    private BlockProtocol() {}
+/** virtio-blk wire constants (virtio 1.x section 5.2), shared by devices and drivers. */
+public final class BlockSpec {
+    private BlockSpec() {}
 
     public static final int SECTOR = 512;
 
