@@ -92,7 +92,17 @@ class BlockDeviceTest {
     @Test
     void unknownRequestsAreUnsupported() throws Exception {
         try (DeviceHarness h = new DeviceHarness(BlockDevice.open(image(new byte[4096]), false))) {
-            assertEquals(S_UNSUPP, request(h, 11 /* WRITE_ZEROES, not offered */, 0, List.of(), List.of()));
+            assertEquals(S_UNSUPP, request(h, 11 /* DISCARD, not offered */, 0, List.of(), List.of()));
+            assertEquals(S_UNSUPP, request(h, 13 /* WRITE_ZEROES, not offered */, 0, List.of(), List.of()));
+        }
+    }
+
+    @Test
+    void discardIsUnsupportedWhateverItsShape() throws Exception {
+        try (DeviceHarness h = new DeviceHarness(BlockDevice.open(image(new byte[4096]), false))) {
+            assertEquals(S_UNSUPP, request(h, T_DISCARD, 0, List.of(), List.of()), "no segments");
+            assertEquals(S_UNSUPP, request(h, T_DISCARD, 0, List.of(h.buffer(new byte[DISCARD_SEGMENT_SIZE])), List.of()));
+            assertEquals(S_UNSUPP, request(h, T_DISCARD, 0, List.of(h.buffer(new byte[20])), List.of()), "a ragged segment");
         }
     }
 
