@@ -60,7 +60,7 @@ final class ImageBlockHandler implements BlockHandler {
                 g.write(0, id, 0, n);
                 yield BlockCompletion.ok(n);
             }
-            // VIRTIO_BLK_F_DISCARD is not offered
+            // VIRTIO_BLK_F_DISCARD is not offered, so any discard, well formed or not, is UNSUPP
             case Discard d -> BlockCompletion.UNSUPP;
             case Misaligned m -> m.type() == T_DISCARD ? BlockCompletion.UNSUPP : BlockCompletion.IOERR;
             case Unsupported u -> BlockCompletion.UNSUPP;
