@@ -3,7 +3,7 @@
   devices over the lguest bus, so you can watch the rings move."
   (:require [guestlab.check :as check]
             [guestlab.errors :as err])
-  (:import (guestlab.devices NetProtocol)
+  (:import (guestlab.virtio.net NetSpec)
            (guestlab.engine.sim SimBlockDriver SimGuest)
            (java.time Duration)))
 
@@ -108,8 +108,8 @@
   (check/with-sim [vm "sim/net-send!" g]
     (let [f "sim/net-send!"
           n (check/device-of-kind f vm device :net)]
-      (check/arg f "frame" #(and (bytes? %) (<= 14 (alength ^bytes %) NetProtocol/MAX_FRAME))
-                 (str "a byte array of 14 to " NetProtocol/MAX_FRAME " bytes (an Ethernet frame)") frame)
+      (check/arg f "frame" #(and (bytes? %) (<= 14 (alength ^bytes %) NetSpec/MAX_FRAME))
+                 (str "a byte array of 14 to " NetSpec/MAX_FRAME " bytes (an Ethernet frame)") frame)
       (.send (.net vm n) ^bytes frame))))
 
 (defn net-receive

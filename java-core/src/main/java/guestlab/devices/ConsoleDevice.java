@@ -9,13 +9,16 @@ import guestlab.virtio.Features;
 import guestlab.virtio.Injectable;
 import guestlab.virtio.RingFault;
 import guestlab.virtio.VirtioDevice;
+import guestlab.virtio.console.ConsoleOutput;
 
 import java.util.ArrayDeque;
+import java.util.Objects;
 
 /**
  * virtio-console with a single port (virtio 1.x section 5.3): queue 0 carries host input to the
  * guest, queue 1 guest output to the host. Input that arrives before the guest has posted
- * buffers waits, up to {@link #MAX_PENDING} bytes.
+ * buffers waits, up to {@link #MAX_PENDING} bytes. Guest output is parsed into a
+ * {@link ConsoleOutput} and given to the device's {@link ConsoleHandler}.
  */
 public final class ConsoleDevice implements VirtioDevice, Injectable {
     static final int RECEIVEQ = 0, TRANSMITQ = 1;
@@ -26,11 +29,25 @@ public final class ConsoleDevice implements VirtioDevice, Injectable {
     private final ConsoleHost host;
     private final ArrayDeque<byte[]> pending = new ArrayDeque<>();
     private int pendingBytes;
+    private volatile ConsoleHandler handler = this::output;
     private volatile DeviceContext ctx;
 
     public ConsoleDevice(ConsoleHost host) {
         this.host = host;
         host.connect(this::input);
+    }
+
+    /** The handler guest output goes to now; until {@link #setHandler} it is the device's own. */
+    public ConsoleHandler handler() {
+        return handler;
+    }
+
+    /**
+     * Sends the output taken from now on to {@code h}, on a running device too. To wrap the
+     * device's behaviour, keep {@link #handler()} and call it from {@code h}.
+     */
+    public void setHandler(ConsoleHandler h) {
+        handler = Objects.requireNonNull(h, "handler");
     }
 
     @Override
@@ -107,16 +124,19 @@ public final class ConsoleDevice implements VirtioDevice, Injectable {
     }
 
     private void transmit(DeviceContext c) throws RingFault {
-        c.queue(TRANSMITQ).serveAll(chain -> {
-            for (Buffer b : chain.readable()) {
-                // In pieces: a guest may offer gigabytes in one chain.
-                for (int off = 0; off < b.len(); off += CHUNK) {
-                    host.fromGuest(c.memory().read(b.addr() + off, Math.min(CHUNK, b.len() - off)));
-                }
-            }
-            return 0;
-        });
+        c.queue(TRANSMITQ).serveAll(chain -> handler.handle(ConsoleOutput.parse(c.memory(), chain)));
         c.used(TRANSMITQ);
+    }
+
+    /** The device's own handler: the bytes go to the host end. */
+    private int output(ConsoleOutput out) {
+        for (Buffer b : out.buffers()) {
+            // In pieces: a guest may offer gigabytes in one chain.
+            for (int off = 0; off < b.len(); off += CHUNK) {
+                host.fromGuest(out.memory().read(b.addr() + off, Math.min(CHUNK, b.len() - off)));
+            }
+        }
+        return 0;
     }
 
     private void receive(DeviceContext c) throws RingFault {

@@ -8,19 +8,22 @@ import guestlab.virtio.Features;
 import guestlab.virtio.Injectable;
 import guestlab.virtio.RingFault;
 import guestlab.virtio.VirtioDevice;
+import guestlab.virtio.net.NetTxRequest;
 
 import java.security.SecureRandom;
 import java.util.HexFormat;
+import java.util.Objects;
 import java.util.concurrent.ArrayBlockingQueue;
 
-import static guestlab.devices.NetProtocol.*;
+import static guestlab.virtio.net.NetSpec.*;
 
 /**
  * virtio-net (virtio 1.x section 5.1) plugged into an {@link EthernetSwitch}: queue 0 receives
  * frames from the switch, queue 1 transmits into it. No offloads: headers we send are zero, and
  * headers the guest sends are skipped. Frames arriving faster than the guest reads them wait in
  * a bounded backlog; past it they are dropped and reported, so a guest that never reads cannot
- * stall the switch or anyone on it.
+ * stall the switch or anyone on it. Each transmitted chain is parsed into a {@link NetTxRequest}
+ * and given to the device's {@link NetHandler}.
  */
 public final class NetDevice implements VirtioDevice, Injectable {
     static final int RECEIVEQ = 0, TRANSMITQ = 1;
@@ -31,6 +34,7 @@ public final class NetDevice implements VirtioDevice, Injectable {
     private final EthernetSwitch.Port port;
     private final ArrayBlockingQueue<byte[]> backlog = new ArrayBlockingQueue<>(BACKLOG);
     private volatile boolean linkUp = true;
+    private volatile NetHandler handler = this::transmit;
     private volatile DeviceContext ctx;
 
     /** Joins {@code sw} now; {@link #close()} leaves it. */
@@ -63,6 +67,19 @@ public final class NetDevice implements VirtioDevice, Injectable {
         new SecureRandom().nextBytes(r);
         System.arraycopy(r, 0, m, 3, 3);
         return m;
+    }
+
+    /** The handler transmitted chains go to now; until {@link #setHandler} it is the device's own. */
+    public NetHandler handler() {
+        return handler;
+    }
+
+    /**
+     * Sends the chains taken from now on to {@code h}, on a running device too. To wrap the
+     * device's behaviour, keep {@link #handler()} and call it from {@code h}.
+     */
+    public void setHandler(NetHandler h) {
+        handler = Objects.requireNonNull(h, "handler");
     }
 
     public void setLinkUp(boolean up) {
@@ -144,22 +161,28 @@ public final class NetDevice implements VirtioDevice, Injectable {
     public void handle(int index) throws RingFault {
         DeviceContext c = ctx;
         if (c == null) return;
-        if (index == TRANSMITQ) transmit(c);
+        if (index == TRANSMITQ) serveTransmit(c);
         else receive(c);
     }
 
-    private void transmit(DeviceContext c) throws RingFault {
+    private void serveTransmit(DeviceContext c) throws RingFault {
         int hdr = headerSize(c.features());
-        c.queue(TRANSMITQ).serveAll(chain -> {
-            long len = chain.readableLength() - hdr;
-            if (len < 14 || len > MAX_FRAME) {
-                c.warn(TRANSMITQ, "guest sent a " + len + "-byte frame; dropped");
-            } else if (linkUp) {
-                port.send(chain.readBytes(c.memory(), hdr, (int) len));
-            }
-            return 0;
-        });
+        c.queue(TRANSMITQ).serveAll(chain -> handler.handle(NetTxRequest.parse(c.memory(), chain, hdr)));
         c.used(TRANSMITQ);
+    }
+
+    /** The device's own handler: a frame goes into the switch while the link is up. */
+    private int transmit(NetTxRequest request) {
+        switch (request) {
+            case NetTxRequest.Frame f -> {
+                if (linkUp) port.send(f.bytes());
+            }
+            case NetTxRequest.BadLength b -> {
+                DeviceContext c = ctx;
+                if (c != null) c.warn(TRANSMITQ, "guest sent a " + b.length() + "-byte frame; dropped");
+            }
+        }
+        return 0;
     }
 
     private void receive(DeviceContext c) throws RingFault {

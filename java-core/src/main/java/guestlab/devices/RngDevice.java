@@ -6,13 +6,19 @@ import guestlab.virtio.DeviceType;
 import guestlab.virtio.Features;
 import guestlab.virtio.RingFault;
 import guestlab.virtio.VirtioDevice;
+import guestlab.virtio.rng.EntropyRequest;
 
 import java.security.SecureRandom;
+import java.util.Objects;
 
-/** virtio-rng (virtio 1.x section 5.4): fills every writable buffer with bytes from SecureRandom. */
+/**
+ * virtio-rng (virtio 1.x section 5.4): each request is parsed into an {@link EntropyRequest} and
+ * given to the device's {@link RngHandler}, which by default fills it from SecureRandom.
+ */
 public final class RngDevice implements VirtioDevice {
     private static final int CHUNK = 64 * 1024;
     private final SecureRandom random;
+    private volatile RngHandler handler = this::fill;
     private volatile DeviceContext ctx;
 
     public RngDevice() {
@@ -21,6 +27,19 @@ public final class RngDevice implements VirtioDevice {
 
     public RngDevice(SecureRandom random) {
         this.random = random;
+    }
+
+    /** The handler requests go to now; until {@link #setHandler} it is the device's own. */
+    public RngHandler handler() {
+        return handler;
+    }
+
+    /**
+     * Sends the requests taken from now on to {@code h}, on a running device too. To wrap the
+     * device's behaviour, keep {@link #handler()} and call it from {@code h}.
+     */
+    public void setHandler(RngHandler h) {
+        handler = Objects.requireNonNull(h, "handler");
     }
 
     @Override
@@ -57,20 +76,22 @@ public final class RngDevice implements VirtioDevice {
     public void handle(int index) throws RingFault {
         DeviceContext c = ctx;
         if (c == null) return;
-        c.queue(0).serveAll(chain -> {
-            // Up to CHUNK bytes per request: the spec lets the device fill less than offered.
-            int written = 0;
-            for (Buffer b : chain.writable()) {
-                int n = Math.min(b.len(), CHUNK - written);
-                if (n == 0) break;
-                byte[] bytes = new byte[n];
-                random.nextBytes(bytes);
-                c.memory().write(b.addr(), bytes);
-                written += n;
-            }
-            return written;
-        });
+        c.queue(0).serveAll(chain -> handler.handle(EntropyRequest.parse(c.memory(), chain)));
         c.used(0);
+    }
+
+    /** The device's own handler: up to CHUNK bytes per request (5.4.6 lets it fill less than offered). */
+    private int fill(EntropyRequest request) {
+        int written = 0;
+        for (Buffer b : request.buffers()) {
+            int n = Math.min(b.len(), CHUNK - written);
+            if (n == 0) break;
+            byte[] bytes = new byte[n];
+            random.nextBytes(bytes);
+            request.memory().write(b.addr(), bytes);
+            written += n;
+        }
+        return written;
     }
 
     @Override

@@ -13,7 +13,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 
-import static guestlab.devices.BlockProtocol.*;
+import static guestlab.virtio.block.BlockSpec.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** virtio-blk requests as a driver sends them, including the ones a driver should not send. */
@@ -92,7 +92,17 @@ class BlockDeviceTest {
     @Test
     void unknownRequestsAreUnsupported() throws Exception {
         try (DeviceHarness h = new DeviceHarness(BlockDevice.open(image(new byte[4096]), false))) {
-            assertEquals(S_UNSUPP, request(h, 11 /* WRITE_ZEROES, not offered */, 0, List.of(), List.of()));
+            assertEquals(S_UNSUPP, request(h, 11 /* DISCARD, not offered */, 0, List.of(), List.of()));
+            assertEquals(S_UNSUPP, request(h, 13 /* WRITE_ZEROES, not offered */, 0, List.of(), List.of()));
+        }
+    }
+
+    @Test
+    void discardIsUnsupportedWhateverItsShape() throws Exception {
+        try (DeviceHarness h = new DeviceHarness(BlockDevice.open(image(new byte[4096]), false))) {
+            assertEquals(S_UNSUPP, request(h, T_DISCARD, 0, List.of(), List.of()), "no segments");
+            assertEquals(S_UNSUPP, request(h, T_DISCARD, 0, List.of(h.buffer(new byte[DISCARD_SEGMENT_SIZE])), List.of()));
+            assertEquals(S_UNSUPP, request(h, T_DISCARD, 0, List.of(h.buffer(new byte[20])), List.of()), "a ragged segment");
         }
     }
 

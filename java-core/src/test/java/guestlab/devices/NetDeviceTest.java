@@ -2,6 +2,7 @@ package guestlab.devices;
 
 import guestlab.virtio.Buffer;
 import guestlab.virtio.DriverQueue;
+import guestlab.virtio.net.NetSpec;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -26,7 +27,7 @@ class NetDeviceTest {
         try (DeviceHarness a = new DeviceHarness(new NetDevice(macA, sw));
              DeviceHarness b = new DeviceHarness(new NetDevice(macB, sw))) {
             assertEquals("52:54:00:00:00:02", NetDevice.formatMac(Arrays.copyOf(b.device.config(), 6)));
-            assertEquals(1, b.device.config()[NetProtocol.CFG_STATUS], "link up");
+            assertEquals(1, b.device.config()[NetSpec.CFG_STATUS], "link up");
             Buffer rx = b.buffer(2048);
             b.drivers[0].add(List.of(), List.of(rx));
             byte[] f = frame(macB, macA, 100);
@@ -37,7 +38,7 @@ class NetDeviceTest {
             assertNotNull(u);
             assertEquals(12 + f.length, u.len());
             byte[] got = b.mem.read(rx.addr(), u.len());
-            assertEquals(1, got[NetProtocol.HDR_NUM_BUFFERS], "num_buffers = 1");
+            assertEquals(1, got[NetSpec.HDR_NUM_BUFFERS], "num_buffers = 1");
             assertArrayEquals(new byte[10], Arrays.copyOf(got, 10), "no offloads: the rest of the header is zero");
             assertArrayEquals(f, Arrays.copyOfRange(got, 12, got.length));
         }
@@ -104,11 +105,11 @@ class NetDeviceTest {
         try (DeviceHarness h = new DeviceHarness(dev)) {
             h.drivers[0].add(List.of(), List.of(h.buffer(2048)));
             dev.setLinkUp(false);
-            assertEquals(0, dev.config()[NetProtocol.CFG_STATUS]);
+            assertEquals(0, dev.config()[NetSpec.CFG_STATUS]);
             sw.join(f -> {}).send(frame(new byte[] {-1, -1, -1, -1, -1, -1}, new byte[] {2, 0, 0, 0, 0, 9}, 50));
             assertNull(h.drivers[0].pollUsed(), "no frames while the link is down");
             dev.setLinkUp(true);
-            assertEquals(NetProtocol.S_LINK_UP, dev.config()[NetProtocol.CFG_STATUS]);
+            assertEquals(NetSpec.S_LINK_UP, dev.config()[NetSpec.CFG_STATUS]);
         }
     }
 
@@ -127,7 +128,7 @@ class NetDeviceTest {
             assertArrayEquals(f, h.mem.read(rx.addr() + 12, u.len() - 12));
 
             assertThrows(IllegalArgumentException.class, () -> dev.inject(new byte[13]));
-            assertThrows(IllegalArgumentException.class, () -> dev.inject(new byte[NetProtocol.MAX_FRAME + 1]));
+            assertThrows(IllegalArgumentException.class, () -> dev.inject(new byte[NetSpec.MAX_FRAME + 1]));
             dev.setLinkUp(false);
             assertTrue(assertThrows(IllegalStateException.class, () -> dev.inject(f)).getMessage().contains("link is down"));
         }

@@ -2,7 +2,7 @@ package guestlab.fuzz;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import guestlab.devices.BlockDevice;
-import guestlab.devices.BlockProtocol;
+import guestlab.virtio.block.BlockSpec;
 import guestlab.devices.ConsoleDevice;
 import guestlab.devices.ConsoleHost;
 import guestlab.devices.EthernetSwitch;
@@ -408,12 +408,12 @@ class RingsFuzzTest {
                 byte[] bytes = readAll(readable);
                 if (bytes == null) {
                     verifiable = false; // megabytes of readable buffers (one buffer many times): not worth copying
-                } else if (bytes.length >= BlockProtocol.HEADER_SIZE) {
+                } else if (bytes.length >= BlockSpec.HEADER_SIZE) {
                     ByteBuffer h = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
                     long sector = h.getLong(8);
-                    if (h.getInt(0) == BlockProtocol.T_OUT && sector >= 0 && sector <= Long.MAX_VALUE / BlockProtocol.SECTOR) {
-                        allowed.add(new Allowed(sector * BlockProtocol.SECTOR,
-                                Arrays.copyOfRange(bytes, BlockProtocol.HEADER_SIZE, bytes.length)));
+                    if (h.getInt(0) == BlockSpec.T_OUT && sector >= 0 && sector <= Long.MAX_VALUE / BlockSpec.SECTOR) {
+                        allowed.add(new Allowed(sector * BlockSpec.SECTOR,
+                                Arrays.copyOfRange(bytes, BlockSpec.HEADER_SIZE, bytes.length)));
                     }
                 }
                 for (ChainView.Descriptor d : bufs) if (d.writable()) written.add(new long[] {d.addr(), d.len()});
@@ -610,31 +610,31 @@ class RingsFuzzTest {
         for (int i = 0; i < data.length; i++) data[i] = (byte) (i * 13 + 7);
         // block: a write, a read of it, a flush, GET_ID, an unknown type; header at 0, data at 0x1000, status at 0x2000
         s.put("block-write-read-flush", new Script(BLOCK, all, 7)
-                .poke(0, blockHeader(BlockProtocol.T_OUT, 3)).poke(0x1000, data)
+                .poke(0, blockHeader(BlockSpec.T_OUT, 3)).poke(0x1000, data)
                 .desc(0, 0, 0, 16, F_NEXT, 1).desc(0, 1, 0x1000, 1024, F_NEXT, 2).desc(0, 2, 0x2000, 1, F_WRITE, 0)
                 .offer(0, 0).handle(0)
-                .poke(0x100, blockHeader(BlockProtocol.T_IN, 3))
+                .poke(0x100, blockHeader(BlockSpec.T_IN, 3))
                 .desc(0, 3, 0x100, 16, F_NEXT, 4).desc(0, 4, 0x3000, 1024, F_WRITE | F_NEXT, 5).desc(0, 5, 0x2001, 1, F_WRITE, 0)
-                .offer(0, 3).poke(0x200, blockHeader(BlockProtocol.T_FLUSH, 0))
+                .offer(0, 3).poke(0x200, blockHeader(BlockSpec.T_FLUSH, 0))
                 .desc(0, 6, 0x200, 16, F_NEXT, 7).desc(0, 7, 0x2002, 1, F_WRITE, 0).offer(0, 6).handle(0)
-                .poke(0x300, blockHeader(BlockProtocol.T_GET_ID, 0))
+                .poke(0x300, blockHeader(BlockSpec.T_GET_ID, 0))
                 .desc(0, 8, 0x300, 16, F_NEXT, 9).desc(0, 9, 0x4000, 20, F_WRITE | F_NEXT, 10).desc(0, 10, 0x2003, 1, F_WRITE, 0)
                 .offer(0, 8).poke(0x400, blockHeader(77, 0)).desc(0, 11, 0x400, 16, F_NEXT, 12).desc(0, 12, 0x2004, 1, F_WRITE, 0)
                 .offer(0, 11).handle(0).bytes());
         s.put("block-indirect-write-tail-sector", new Script(BLOCK, all, 7)
-                .poke(0, blockHeader(BlockProtocol.T_OUT, IMAGE_BYTES / 512)).poke(0x1000, Arrays.copyOf(data, 512))
+                .poke(0, blockHeader(BlockSpec.T_OUT, IMAGE_BYTES / 512)).poke(0x1000, Arrays.copyOf(data, 512))
                 .indirect(0, 0, 0, 16, F_NEXT, 1).indirect(0, 1, 0x1000, 512, F_NEXT, 2).indirect(0, 2, 0x2000, 1, F_WRITE, 0)
                 .descRaw(0, 0, ADDR_INDIRECT, 0, 48, F_INDIRECT, 0).offer(0, 0).handle(0).bytes());
         s.put("block-out-of-range-and-misaligned", new Script(BLOCK, 0, 4)
-                .poke(0, blockHeader(BlockProtocol.T_OUT, 1L << 60)).poke(0x100, blockHeader(BlockProtocol.T_OUT, 0))
+                .poke(0, blockHeader(BlockSpec.T_OUT, 1L << 60)).poke(0x100, blockHeader(BlockSpec.T_OUT, 0))
                 .desc(0, 0, 0, 16, F_NEXT, 1).desc(0, 1, 0x1000, 512, F_NEXT, 2).desc(0, 2, 0x2000, 1, F_WRITE, 0)
                 .desc(0, 3, 0x100, 16, F_NEXT, 4).desc(0, 4, 0x1000, 100, F_NEXT, 5).desc(0, 5, 0x2001, 1, F_WRITE, 0)
                 .offer(0, 0).offer(0, 3).handle(0).bytes());
         s.put("block-read-only", new Script(BLOCK, F_READ_ONLY, 4)
-                .poke(0, blockHeader(BlockProtocol.T_OUT, 0)).desc(0, 0, 0, 16, F_NEXT, 1).desc(0, 1, 0x1000, 512, F_NEXT, 2)
+                .poke(0, blockHeader(BlockSpec.T_OUT, 0)).desc(0, 0, 0, 16, F_NEXT, 1).desc(0, 1, 0x1000, 512, F_NEXT, 2)
                 .desc(0, 2, 0x2000, 1, F_WRITE, 0).offer(0, 0).handle(0).bytes());
         s.put("block-no-status", new Script(BLOCK, 0, 3)
-                .poke(0, blockHeader(BlockProtocol.T_IN, 0)).desc(0, 0, 0, 16, F_NEXT, 1).desc(0, 1, 0x1000, 512, 0, 0)
+                .poke(0, blockHeader(BlockSpec.T_IN, 0)).desc(0, 0, 0, 16, F_NEXT, 1).desc(0, 1, 0x1000, 512, 0, 0)
                 .offer(0, 0).handle(0).bytes());
         s.put("rng-fill", new Script(RNG, F_EVENT_IDX, 6)
                 .desc(0, 0, 0, 4096, F_WRITE | F_NEXT, 1).desc(0, 1, 0x2000, 100, F_WRITE, 0).offer(0, 0).handle(0)

@@ -1,7 +1,7 @@
 package guestlab.vhostuser;
 
 import guestlab.devices.BlockDevice;
-import guestlab.devices.BlockProtocol;
+import guestlab.virtio.block.BlockSpec;
 import guestlab.devices.RngDevice;
 import guestlab.events.EventBus;
 import guestlab.events.EventKind;
@@ -79,17 +79,17 @@ class VhostUserBackendTest {
                 byte[] data = new byte[4096];
                 new Random(3).nextBytes(data);
                 long hdr = 0x100000, buf = 0x101000, status = 0x102000;
-                for (int type : new int[] {BlockProtocol.T_OUT, BlockProtocol.T_FLUSH}) {
+                for (int type : new int[] {BlockSpec.T_OUT, BlockSpec.T_FLUSH}) {
                     fe.mem.writeU32(hdr, type);
                     fe.mem.writeU64(hdr + 8, 16);
                     fe.mem.write(buf, data);
                     fe.mem.writeU8(status, 0xff);
-                    List<Buffer> out = type == BlockProtocol.T_OUT
+                    List<Buffer> out = type == BlockSpec.T_OUT
                             ? List.of(new Buffer(hdr, 16), new Buffer(buf, 4096)) : List.of(new Buffer(hdr, 16));
                     r.driver().add(out, List.of(new Buffer(status, 1)));
                     r.kick().signal();
                     await(r);
-                    assertEquals(BlockProtocol.S_OK, fe.mem.readU8(status));
+                    assertEquals(BlockSpec.S_OK, fe.mem.readU8(status));
                 }
                 assertArrayEquals(data, Arrays.copyOfRange(Files.readAllBytes(img), 16 * 512, 16 * 512 + 4096));
             }

@@ -2,7 +2,7 @@ package guestlab.vhostuser;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import guestlab.devices.BlockDevice;
-import guestlab.devices.BlockProtocol;
+import guestlab.virtio.block.BlockSpec;
 import guestlab.events.EventBus;
 import guestlab.events.EventKind;
 import guestlab.fuzz.ByteCursor;
@@ -619,13 +619,13 @@ class VhostUserFuzzTest {
     static Map<String, byte[]> seeds() {
         Map<String, byte[]> s = new LinkedHashMap<>();
         s.put("handshake", new Script().handshake(true).msg(GET_QUEUE_NUM, new byte[0])
-                .msg(GET_CONFIG, config(0, BlockProtocol.CONFIG_SIZE, new byte[BlockProtocol.CONFIG_SIZE])).bytes());
+                .msg(GET_CONFIG, config(0, BlockSpec.CONFIG_SIZE, new byte[BlockSpec.CONFIG_SIZE])).bytes());
         s.put("read-sector", new Script().handshake(true).memTable(64, 0).ring(128)
-                .request(BlockProtocol.T_IN, 1, 512, true, 0).msg(GET_VRING_BASE, state(0, 0)).bytes());
+                .request(BlockSpec.T_IN, 1, 512, true, 0).msg(GET_VRING_BASE, state(0, 0)).bytes());
         s.put("write-refused-read-only", new Script().handshake(true).memTable(64, 0).ring(128)
-                .request(BlockProtocol.T_OUT, 2, 1024, false, 0).bytes());
+                .request(BlockSpec.T_OUT, 2, 1024, false, 0).bytes());
         s.put("flush-get-id-unknown", new Script().handshake(true).memTable(64, 0).ring(128)
-                .request(BlockProtocol.T_FLUSH, 0, 0, false, 0).request(BlockProtocol.T_GET_ID, 0, 20, true, 1)
+                .request(BlockSpec.T_FLUSH, 0, 0, false, 0).request(BlockSpec.T_GET_ID, 0, 20, true, 1)
                 .request(99, 0, 0, false, 2).bytes());
         s.put("legacy-no-protocol-features", new Script().handshake(false).memTable(64, 0)
                 .msg(SET_VRING_NUM, state(0, 64)).msg(SET_VRING_ADDR, addr(0, USER_BASE + 0x1000, USER_BASE + 0x2000, USER_BASE + 0x1400))
@@ -634,7 +634,7 @@ class VhostUserFuzzTest {
                 .raw(40, NEED_REPLY, u64(1)).raw(40, 0, new byte[0]).msg(SET_VRING_ERR, u64(0), newEventfd())
                 .msg(SET_CONFIG, NEED_REPLY, config(0, 8, new byte[8])).msg(GET_VRING_BASE, state(0, 0)).bytes());
         s.put("remap-running-ring", new Script().handshake(true).memTable(64, 0).ring(64).memTable(32, 0)
-                .request(BlockProtocol.T_IN, 0, 512, true, 0).msg(RESET_OWNER, new byte[0]).bytes());
+                .request(BlockSpec.T_IN, 0, 512, true, 0).msg(RESET_OWNER, new byte[0]).bytes());
         s.put("reconnect-mid-ring", new Script().handshake(true).memTable(64, 0).ring(128).kick(1).reconnect()
                 .handshake(true).msg(GET_VRING_BASE, state(0, 0)).bytes());
         s.put("protocol-errors", new Script().handshake(true).msg(SET_VRING_NUM, state(0, 100)).reconnect()

@@ -1,14 +1,14 @@
 package guestlab.engine.sim;
 
-import guestlab.devices.BlockProtocol;
+import guestlab.virtio.block.BlockSpec;
 
 /** A virtio-blk request came back with a status other than OK. */
 public final class BlockIoException extends RuntimeException {
     private final int status;
 
     public BlockIoException(String device, int type, long sector, int status) {
-        super(device + ": " + BlockProtocol.typeName(type) + (type == BlockProtocol.T_IN || type == BlockProtocol.T_OUT
-                ? " at sector " + sector : "") + " failed with VIRTIO_BLK_S_" + BlockProtocol.statusName(status));
+        super(device + ": " + BlockSpec.typeName(type) + (type == BlockSpec.T_IN || type == BlockSpec.T_OUT
+                ? " at sector " + sector : "") + " failed with VIRTIO_BLK_S_" + BlockSpec.statusName(status));
         this.status = status;
     }
 

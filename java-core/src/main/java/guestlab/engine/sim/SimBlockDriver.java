@@ -1,6 +1,6 @@
 package guestlab.engine.sim;
 
-import guestlab.devices.BlockProtocol;
+import guestlab.virtio.block.BlockSpec;
 import guestlab.memory.GuestMemory;
 import guestlab.virtio.Buffer;
 
@@ -21,8 +21,8 @@ public final class SimBlockDriver extends SimDriver {
 
     @Override
     long driverFeatures() {
-        return (1L << BlockProtocol.F_RO) | (1L << BlockProtocol.F_FLUSH) | (1L << BlockProtocol.F_BLK_SIZE)
-                | (1L << BlockProtocol.F_SEG_MAX);
+        return (1L << BlockSpec.F_RO) | (1L << BlockSpec.F_FLUSH) | (1L << BlockSpec.F_BLK_SIZE)
+                | (1L << BlockSpec.F_SEG_MAX);
     }
 
     @Override
@@ -33,18 +33,18 @@ public final class SimBlockDriver extends SimDriver {
 
     /** Capacity in 512-byte sectors, from config space. */
     public long capacity() {
-        return ByteBuffer.wrap(config()).order(ByteOrder.LITTLE_ENDIAN).getLong(BlockProtocol.CFG_CAPACITY);
+        return ByteBuffer.wrap(config()).order(ByteOrder.LITTLE_ENDIAN).getLong(BlockSpec.CFG_CAPACITY);
     }
 
     public boolean readOnly() {
-        return negotiated(BlockProtocol.F_RO);
+        return negotiated(BlockSpec.F_RO);
     }
 
     public synchronized void write(long sector, byte[] bytes) {
         for (int off = 0; off < bytes.length; off += CHUNK) {
             int n = Math.min(CHUNK, bytes.length - off);
             mem.write(data, bytes, off, n);
-            request(BlockProtocol.T_OUT, sector + off / BlockProtocol.SECTOR, List.of(new Buffer(data, n)), List.of());
+            request(BlockSpec.T_OUT, sector + off / BlockSpec.SECTOR, List.of(new Buffer(data, n)), List.of());
         }
     }
 
@@ -52,20 +52,20 @@ public final class SimBlockDriver extends SimDriver {
         byte[] out = new byte[length];
         for (int off = 0; off < length; off += CHUNK) {
             int n = Math.min(CHUNK, length - off);
-            request(BlockProtocol.T_IN, sector + off / BlockProtocol.SECTOR, List.of(), List.of(new Buffer(data, n)));
+            request(BlockSpec.T_IN, sector + off / BlockSpec.SECTOR, List.of(), List.of(new Buffer(data, n)));
             System.arraycopy(mem.read(data, n), 0, out, off, n);
         }
         return out;
     }
 
     public synchronized void flush() {
-        request(BlockProtocol.T_FLUSH, 0, List.of(), List.of());
+        request(BlockSpec.T_FLUSH, 0, List.of(), List.of());
     }
 
     /** The device's serial (VIRTIO_BLK_T_GET_ID), NUL padding removed. */
     public synchronized String id() {
-        request(BlockProtocol.T_GET_ID, 0, List.of(), List.of(new Buffer(data, BlockProtocol.ID_BYTES)));
-        byte[] raw = mem.read(data, BlockProtocol.ID_BYTES);
+        request(BlockSpec.T_GET_ID, 0, List.of(), List.of(new Buffer(data, BlockSpec.ID_BYTES)));
+        byte[] raw = mem.read(data, BlockSpec.ID_BYTES);
         int n = 0;
         while (n < raw.length && raw[n] != 0) n++;
         return new String(raw, 0, n, java.nio.charset.StandardCharsets.US_ASCII);
@@ -77,12 +77,12 @@ public final class SimBlockDriver extends SimDriver {
         mem.writeU64(header + 8, sector);
         mem.writeU8(header + 16, 0xff);
         List<Buffer> readable = new java.util.ArrayList<>();
-        readable.add(new Buffer(header, BlockProtocol.HEADER_SIZE));
+        readable.add(new Buffer(header, BlockSpec.HEADER_SIZE));
         readable.addAll(out);
         List<Buffer> writable = new java.util.ArrayList<>(in);
         writable.add(new Buffer(header + 16, 1));
         roundTrip(0, readable, writable);
         int status = mem.readU8(header + 16);
-        if (status != BlockProtocol.S_OK) throw new BlockIoException(name, type, sector, status);
+        if (status != BlockSpec.S_OK) throw new BlockIoException(name, type, sector, status);
     }
 }

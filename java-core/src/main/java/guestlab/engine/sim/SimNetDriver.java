@@ -1,6 +1,6 @@
 package guestlab.engine.sim;
 
-import guestlab.devices.NetProtocol;
+import guestlab.virtio.net.NetSpec;
 import guestlab.memory.GuestMemory;
 import guestlab.virtio.Buffer;
 import guestlab.virtio.DriverQueue;
@@ -24,7 +24,7 @@ public final class SimNetDriver extends SimDriver {
 
     @Override
     long driverFeatures() {
-        return (1L << NetProtocol.F_MAC) | (1L << NetProtocol.F_STATUS);
+        return (1L << NetSpec.F_MAC) | (1L << NetSpec.F_STATUS);
     }
 
     @Override
@@ -40,21 +40,21 @@ public final class SimNetDriver extends SimDriver {
     }
 
     private int header() {
-        return NetProtocol.headerSize(features);
+        return NetSpec.headerSize(features);
     }
 
     public byte[] mac() {
-        return Arrays.copyOfRange(config(), NetProtocol.CFG_MAC, NetProtocol.CFG_MAC + 6);
+        return Arrays.copyOfRange(config(), NetSpec.CFG_MAC, NetSpec.CFG_MAC + 6);
     }
 
     public boolean linkUp() {
         byte[] c = config();
-        return (Byte.toUnsignedInt(c[NetProtocol.CFG_STATUS]) & NetProtocol.S_LINK_UP) != 0;
+        return (Byte.toUnsignedInt(c[NetSpec.CFG_STATUS]) & NetSpec.S_LINK_UP) != 0;
     }
 
     /** Sends one Ethernet frame (destination MAC first). */
     public synchronized void send(byte[] frame) {
-        if (frame.length > NetProtocol.MAX_FRAME) throw new IllegalArgumentException("frame longer than " + NetProtocol.MAX_FRAME);
+        if (frame.length > NetSpec.MAX_FRAME) throw new IllegalArgumentException("frame longer than " + NetSpec.MAX_FRAME);
         mem.clear(tx, header());
         mem.write(tx + header(), frame);
         roundTrip(1, List.of(new Buffer(tx, header() + frame.length)), List.of());

@@ -1,8 +1,8 @@
-package guestlab.devices;
+package guestlab.virtio.block;
 
-/** virtio-blk wire constants (virtio 1.x section 5.2), shared by the device and simulated drivers. */
-public final class BlockProtocol {
-    private BlockProtocol() {}
+/** virtio-blk wire constants (virtio 1.x section 5.2), shared by devices and drivers. */
+public final class BlockSpec {
+    private BlockSpec() {}
 
     public static final int SECTOR = 512;
 
@@ -26,7 +26,10 @@ public final class BlockProtocol {
     public static final int T_OUT = 1;
     public static final int T_FLUSH = 4;
     public static final int T_GET_ID = 8;
+    public static final int T_DISCARD = 11;
     public static final int ID_BYTES = 20;
+    /** A discard segment: {le64 sector, le32 num_sectors, le32 flags} (5.2.6). */
+    public static final int DISCARD_SEGMENT_SIZE = 16;
 
     public static final int S_OK = 0;
     public static final int S_IOERR = 1;
@@ -47,6 +50,7 @@ public final class BlockProtocol {
             case T_OUT -> "OUT";
             case T_FLUSH -> "FLUSH";
             case T_GET_ID -> "GET_ID";
+            case T_DISCARD -> "DISCARD";
             default -> "type " + t;
         };
     }

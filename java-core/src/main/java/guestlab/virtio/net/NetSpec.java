@@ -1,10 +1,10 @@
-package guestlab.devices;
+package guestlab.virtio.net;
 
 import guestlab.virtio.Features;
 
-/** virtio-net wire constants (virtio 1.x section 5.1), shared by the device and simulated drivers. */
-public final class NetProtocol {
-    private NetProtocol() {}
+/** virtio-net wire constants (virtio 1.x section 5.1), shared by devices and drivers. */
+public final class NetSpec {
+    private NetSpec() {}
 
     public static final int F_MAC = 5;
     public static final int F_MRG_RXBUF = 15;

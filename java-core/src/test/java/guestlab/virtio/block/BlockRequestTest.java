@@ -1,0 +1,173 @@
+package guestlab.virtio.block;
+
+import guestlab.memory.MemfdMemory;
+import guestlab.virtio.Buffer;
+import guestlab.virtio.DescriptorChain;
+import guestlab.virtio.RingFault;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.List;
+
+import static guestlab.virtio.block.BlockSpec.*;
+import static org.junit.jupiter.api.Assertions.*;
+
+/** virtio-blk chains in real guest memory, read by the parser alone: no queue, no device. */
+class BlockRequestTest {
+    private final MemfdMemory mem = MemfdMemory.allocate("block-requests", 1 << 20);
+    private long next = 0x1000;
+
+    @AfterEach
+    void free() {
+        mem.close();
+    }
+
+    private Buffer room(int len) {
+        Buffer b = new Buffer(next, len);
+        next += (len + 4095) & ~4095L;
+        return b;
+    }
+
+    private Buffer put(byte[] bytes) {
+        Buffer b = room(bytes.length);
+        mem.write(b.addr(), bytes);
+        return b;
+    }
+
+    private static byte[] header(int type, long sector) {
+        return ByteBuffer.allocate(HEADER_SIZE).order(ByteOrder.LITTLE_ENDIAN).putInt(type).putInt(0).putLong(sector).array();
+    }
+
+    private static byte[] filled(int len, int value) {
+        byte[] b = new byte[len];
+        Arrays.fill(b, (byte) value);
+        return b;
+    }
+
+    private BlockRequest parse(List<Buffer> readable, List<Buffer> writable) throws RingFault {
+        return BlockRequest.parse(mem, new DescriptorChain(3, 0, readable, writable, 0));
+    }
+
+    private RingFault malformed(List<Buffer> readable, List<Buffer> writable) {
+        RingFault f = assertThrows(RingFault.class, () -> parse(readable, writable));
+        assertEquals(RingFault.Reason.MALFORMED_REQUEST, f.reason());
+        return f;
+    }
+
+    @Test
+    void aReadIsItsSectorTheWritableDataAndTheStatusByteAfterIt() throws RingFault {
+        Buffer a = room(512), b = room(1024), status = room(1);
+        List<Buffer> writable = List.of(a, b, status);
+        var r = assertInstanceOf(BlockRequest.Read.class, parse(List.of(put(header(T_IN, 42))), writable));
+        assertEquals(42, r.sector());
+        assertEquals(1536, r.length());
+        assertEquals(0, r.offset());
+        assertSame(writable, r.buffers(), "a view of the chain's list, not a copy");
+        assertEquals(status.addr(), r.statusAddr());
+        assertEquals(List.of(512L, 1024L), r.slices().stream().map(MemorySegment::byteSize).toList());
+    }
+
+    @Test
+    void aStatusByteAtTheEndOfADataBufferIsNotData() throws RingFault {
+        Buffer dataAndStatus = room(513);
+        var r = assertInstanceOf(BlockRequest.Read.class, parse(List.of(put(header(T_IN, 0))), List.of(dataAndStatus)));
+        assertEquals(512, r.length());
+        assertEquals(dataAndStatus.addr() + 512, r.statusAddr());
+        assertEquals(List.of(512L), r.slices().stream().map(MemorySegment::byteSize).toList());
+    }
+
+    @Test
+    void aWriteIsTheReadableBytesPastTheHeader() throws RingFault {
+        byte[] first = filled(512, 1), second = filled(1024, 2);
+        byte[] headerAndFirst = new byte[HEADER_SIZE + 512];
+        System.arraycopy(header(T_OUT, 7), 0, headerAndFirst, 0, HEADER_SIZE);
+        System.arraycopy(first, 0, headerAndFirst, HEADER_SIZE, 512);
+        Buffer status = room(1);
+        var w = assertInstanceOf(BlockRequest.Write.class, parse(List.of(put(headerAndFirst), put(second)), List.of(status)));
+        assertEquals(7, w.sector());
+        assertEquals(HEADER_SIZE, w.offset());
+        assertEquals(1536, w.length());
+        assertEquals(status.addr(), w.statusAddr());
+        byte[] data = new byte[1536];
+        w.read(0, data, 0, data.length);
+        assertArrayEquals(first, Arrays.copyOf(data, 512));
+        assertArrayEquals(second, Arrays.copyOfRange(data, 512, 1536));
+        assertEquals(List.of(512L, 1024L), w.slices().stream().map(MemorySegment::byteSize).toList());
+        assertThrows(IndexOutOfBoundsException.class, () -> w.read(1535, new byte[2], 0, 2), "not past the data");
+    }
+
+    @Test
+    void aHeaderSplitOverDescriptorsIsReadWhole() throws RingFault {
+        byte[] h = header(T_OUT, 0x0102030405060708L);
+        var w = assertInstanceOf(BlockRequest.Write.class, parse(
+                List.of(put(Arrays.copyOf(h, 8)), put(Arrays.copyOfRange(h, 8, 16)), put(new byte[512])), List.of(room(1))));
+        assertEquals(0x0102030405060708L, w.sector());
+        assertEquals(512, w.length());
+    }
+
+    @Test
+    void theSectorIsUnsigned64Bits() throws RingFault {
+        var w = assertInstanceOf(BlockRequest.Write.class, parse(List.of(put(header(T_OUT, -1L)), put(new byte[512])), List.of(room(1))));
+        assertEquals(-1L, w.sector(), "2^64 - 1, left for the device to find out of range");
+    }
+
+    @Test
+    void dataThatIsNotWholeSectorsIsMisaligned() throws RingFault {
+        var out = assertInstanceOf(BlockRequest.Misaligned.class, parse(List.of(put(header(T_OUT, 5)), put(new byte[100])), List.of(room(1))));
+        assertEquals(new BlockRequest.Misaligned(T_OUT, 5, 100, out.statusAddr()), out);
+        var in = assertInstanceOf(BlockRequest.Misaligned.class, parse(List.of(put(header(T_IN, 5))), List.of(room(600))));
+        assertEquals(T_IN, in.type());
+        assertEquals(599, in.length());
+    }
+
+    @Test
+    void flushGetIdAndUnknownTypes() throws RingFault {
+        Buffer status = room(1);
+        assertEquals(new BlockRequest.Flush(status.addr()), parse(List.of(put(header(T_FLUSH, 0))), List.of(status)));
+        Buffer id = room(ID_BYTES);
+        var g = assertInstanceOf(BlockRequest.GetId.class, parse(List.of(put(header(T_GET_ID, 0))), List.of(id, status)));
+        assertEquals(ID_BYTES, g.length());
+        assertEquals(status.addr(), g.statusAddr());
+        assertEquals(new BlockRequest.Unsupported(13, status.addr()), parse(List.of(put(header(13, 0))), List.of(status)),
+                "WRITE_ZEROES is not a type this parser knows");
+    }
+
+    @Test
+    void aDiscardIsItsSegments() throws RingFault {
+        ByteBuffer segments = ByteBuffer.allocate(2 * DISCARD_SEGMENT_SIZE).order(ByteOrder.LITTLE_ENDIAN)
+                .putLong(100).putInt(8).putInt(0)
+                .putLong(-2L).putInt(-1).putInt(1);
+        Buffer status = room(1);
+        var d = assertInstanceOf(BlockRequest.Discard.class,
+                parse(List.of(put(header(T_DISCARD, 0)), put(segments.array())), List.of(status)));
+        assertEquals(2, d.segmentCount());
+        assertEquals(new BlockRequest.Discard.Segment(100, 8, 0), d.segment(0));
+        assertEquals(new BlockRequest.Discard.Segment(-2L, 0xffffffffL, 1), d.segment(1));
+        assertEquals(status.addr(), d.statusAddr());
+        assertEquals(0, assertInstanceOf(BlockRequest.Discard.class,
+                parse(List.of(put(header(T_DISCARD, 0))), List.of(status))).segmentCount());
+        var ragged = assertInstanceOf(BlockRequest.Misaligned.class,
+                parse(List.of(put(header(T_DISCARD, 0)), put(new byte[20])), List.of(status)));
+        assertEquals(T_DISCARD, ragged.type());
+        assertEquals(20, ragged.length());
+    }
+
+    @Test
+    void aChainWithoutAWholeHeaderIsMalformed() {
+        assertTrue(malformed(List.of(put(new byte[8])), List.of(room(1))).getMessage().contains("without a 16-byte header"));
+        malformed(List.of(), List.of(room(1)));
+        malformed(List.of(put(new byte[8]), put(new byte[7])), List.of(room(1)));
+    }
+
+    @Test
+    void aChainWithoutAStatusByteIsMalformed() {
+        assertTrue(malformed(List.of(put(header(T_OUT, 0)), put(new byte[512])), List.of()).getMessage()
+                .contains("without a status byte"));
+        malformed(List.of(put(header(T_IN, 0))), List.of(room(512), room(0)));
+        malformed(List.of(put(header(T_FLUSH, 0))), List.of());
+    }
+}
