@@ -56,6 +56,10 @@ final class Layers {
                 noClasses().that().resideInAnyPackage("guestlab.transport..", "guestlab.vhostuser..", "guestlab.lguest..")
                         .should().dependOnClassesThat().resideInAPackage("guestlab.devices..")
                         .as("transports never import devices").because("a transport serves any VirtioDevice"),
+                noClasses().that().resideInAPackage("guestlab.engine.sim..").and().haveSimpleNameEndingWith("Driver")
+                        .should().dependOnClassesThat().resideInAPackage("guestlab.devices..")
+                        .as("simulated drivers never import devices")
+                        .because("a driver speaks the spec (guestlab.virtio), as a guest kernel does, not our device"),
                 noClasses().that().resideOutsideOfPackages("guestlab.virtio.driver..", "guestlab.engine.sim..")
                         .should().dependOnClassesThat().resideInAPackage("guestlab.virtio.driver..")
                         .as("only the simulated guest uses the driver side of a virtqueue")
