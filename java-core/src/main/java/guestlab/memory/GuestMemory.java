@@ -37,7 +37,7 @@ public class GuestMemory implements AutoCloseable {
      * @param afterUnmap released after the arena (the fds behind the mappings), may be null
      * @param whenClosed what an access after {@link #close()} is told, e.g. "guest a is stopped"
      */
-    protected GuestMemory(List<MemoryRegion> regions, Arena arena, AutoCloseable afterUnmap, String whenClosed) {
+    GuestMemory(List<MemoryRegion> regions, Arena arena, AutoCloseable afterUnmap, String whenClosed) {
         List<MemoryRegion> sorted = new ArrayList<>(regions);
         sorted.sort(Comparator.comparingLong(MemoryRegion::base));
         for (int i = 1; i < sorted.size(); i++) {

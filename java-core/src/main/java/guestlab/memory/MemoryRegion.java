@@ -6,7 +6,7 @@ import java.lang.foreign.MemorySegment;
  * One contiguous piece of guest-physical address space, backed by host memory.
  * {@code segment} covers exactly {@code size} bytes starting at guest-physical {@code base}.
  */
-public record MemoryRegion(long base, long size, MemorySegment segment) {
+record MemoryRegion(long base, long size, MemorySegment segment) {
     public MemoryRegion {
         if (base < 0 || size <= 0 || segment.byteSize() != size) {
             throw new IllegalArgumentException("bad region base=" + base + " size=" + size

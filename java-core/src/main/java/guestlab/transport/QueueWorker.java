@@ -20,7 +20,7 @@ import java.util.function.BiConsumer;
  * {@link RingFault} or any other exception from the device goes to {@code onFault}; the thread
  * then keeps sleeping but no longer calls the device.
  */
-public final class QueueWorker implements AutoCloseable {
+final class QueueWorker implements AutoCloseable {
     private final VirtioDevice device;
     private final QueueId id;
     private final EventFd kick;
@@ -37,7 +37,7 @@ public final class QueueWorker implements AutoCloseable {
      * @param kick     the doorbell; closed with the worker when {@code ownsKick}
      * @param onFault  told once when the device fails on this queue
      */
-    public QueueWorker(VirtioDevice device, QueueId id, EventFd kick, boolean ownsKick, EventBus events,
+    QueueWorker(VirtioDevice device, QueueId id, EventFd kick, boolean ownsKick, EventBus events,
                        QueueCounters counters, BiConsumer<QueueId, Throwable> onFault) {
         this.device = device;
         this.id = id;
@@ -50,13 +50,13 @@ public final class QueueWorker implements AutoCloseable {
                 .unstarted(this::run);
     }
 
-    public QueueWorker start() {
+    QueueWorker start() {
         thread.start();
         return this;
     }
 
     /** Host-side work is waiting: run the device soon. Not counted as a kick; ignored once closing. */
-    public void wake() {
+    void wake() {
         synchronized (this) {
             if (stopping) return;
             hostWakes.incrementAndGet();
@@ -65,7 +65,7 @@ public final class QueueWorker implements AutoCloseable {
     }
 
     /** Stops calling the device (its other queue failed); the thread lives on until {@link #close()}. */
-    public void halt() {
+    void halt() {
         failed = true;
     }
 
