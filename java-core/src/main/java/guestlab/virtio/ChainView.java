@@ -23,15 +23,15 @@ public record ChainView(int head, List<Descriptor> descriptors, String problem) 
      */
     public record Descriptor(int index, long addr, long len, int flags, int next, boolean inIndirectTable) {
         public boolean writable() {
-            return (flags & DescriptorWalk.F_WRITE) != 0;
+            return (flags & VringLayout.DESC_F_WRITE) != 0;
         }
 
         public boolean hasNext() {
-            return (flags & DescriptorWalk.F_NEXT) != 0;
+            return (flags & VringLayout.DESC_F_NEXT) != 0;
         }
 
         public boolean indirect() {
-            return (flags & DescriptorWalk.F_INDIRECT) != 0;
+            return (flags & VringLayout.DESC_F_INDIRECT) != 0;
         }
     }
 
@@ -40,7 +40,7 @@ public record ChainView(int head, List<Descriptor> descriptors, String problem) 
         List<Descriptor> out = new ArrayList<>();
         String problem = null;
         try {
-            DescriptorWalk.walk(mem, layout(q), head, true,
+            DescriptorWalk.walk(mem, q.layout(), head, true,
                     (index, addr, len, flags, next, inTable) -> out.add(new Descriptor(index, addr, len, flags, next, inTable)));
         } catch (DescriptorWalk.BadChain e) {
             problem = e.getMessage();
@@ -55,10 +55,6 @@ public record ChainView(int head, List<Descriptor> descriptors, String problem) 
      * ring's slot {@code availIndex mod size}, section 2.7.6).
      */
     public static int headAt(GuestMemory mem, QueueState q, int availIndex) {
-        return mem.readU16(q.availAddr() + 4 + 2L * Math.floorMod(availIndex, q.size()));
-    }
-
-    private static VringLayout layout(QueueState q) {
-        return new VringLayout(q.size(), q.descAddr(), q.availAddr(), q.usedAddr());
+        return mem.readU16(q.layout().availSlot(availIndex));
     }
 }

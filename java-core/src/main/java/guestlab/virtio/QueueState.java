@@ -15,6 +15,11 @@ public record QueueState(QueueId id, int size, long descAddr, long availAddr, lo
                          int availIdx, int lastAvail, int usedIdx, int pending, int inFlight,
                          boolean broken, QueueCounters.Snapshot counters) {
 
+    /** Where the queue's ring lies, for reading its fields (see {@link VringLayout}). */
+    public VringLayout layout() {
+        return new VringLayout(size, descAddr, availAddr, usedAddr);
+    }
+
     @Override
     public String toString() {
         return String.format("%-20s size=%-4d avail.idx=%-5d last-seen=%-5d used.idx=%-5d pending=%-3d in-flight=%-3d"

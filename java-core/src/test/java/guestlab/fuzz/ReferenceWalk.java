@@ -5,6 +5,10 @@ import guestlab.virtio.VringLayout;
 
 import java.util.BitSet;
 
+import static guestlab.virtio.VringLayout.DESC_F_INDIRECT;
+import static guestlab.virtio.VringLayout.DESC_F_NEXT;
+import static guestlab.virtio.VringLayout.DESC_F_WRITE;
+
 /**
  * An independent reading of virtio 1.x section 2.7.5 (descriptor chains), written from the spec
  * rather than from guestlab's DescriptorWalk, to judge the device's verdict on the chain it takes
@@ -12,8 +16,6 @@ import java.util.BitSet;
  * walk order; arriving at a descriptor already visited is a loop, whatever that descriptor holds.
  */
 public final class ReferenceWalk {
-    public static final int F_NEXT = 1, F_WRITE = 2, F_INDIRECT = 4;
-
     /** What is wrong first, in walk order. */
     public enum Verdict {
         OK,
@@ -28,9 +30,9 @@ public final class ReferenceWalk {
         INDIRECT_NOT_NEGOTIATED,
         NESTED_INDIRECT,
         INDIRECT_WITH_NEXT,
-        /** Length 0 or not a multiple of 16 (2.7.5.3.1). */
+        /** Length 0 or not a whole number of descriptors (2.7.5.3.1). */
         INDIRECT_LENGTH_NOT_MULTIPLE,
-        /** A whole number of descriptors, but more than a queue can have (32768). */
+        /** A whole number of descriptors, but more than a queue can have (VringLayout.MAX_SIZE). */
         INDIRECT_TOO_LONG,
         INDIRECT_OUTSIDE_MEMORY
     }
@@ -42,11 +44,11 @@ public final class ReferenceWalk {
      * now, or null when the driver has offered nothing new.
      */
     public static Verdict next(GuestMemory mem, VringLayout ring, int lastAvail, boolean indirect) {
-        int availIdx = mem.readU16(ring.avail() + 2);
+        int availIdx = mem.readU16(ring.availIdx());
         int ahead = (availIdx - lastAvail) & 0xffff;
         if (ahead == 0) return null;
         if (ahead > ring.size()) return Verdict.AVAIL_AHEAD;
-        int head = mem.readU16(ring.avail() + 4 + 2L * (lastAvail % ring.size()));
+        int head = mem.readU16(ring.availSlot(lastAvail));
         return chain(mem, ring, head, indirect);
     }
 
@@ -60,29 +62,29 @@ public final class ReferenceWalk {
         while (true) {
             if (visited.get(i)) return Verdict.LOOP;
             visited.set(i);
-            long d = table + 16L * i;
-            long addr = mem.readU64(d);
-            long len = mem.readU32(d + 8);
-            int flags = mem.readU16(d + 12);
-            int next = mem.readU16(d + 14);
-            if ((flags & F_INDIRECT) != 0) {
+            long d = VringLayout.descriptorAt(table, i);
+            long addr = mem.readU64(d + VringLayout.DESC_ADDR);
+            long len = mem.readU32(d + VringLayout.DESC_LEN);
+            int flags = mem.readU16(d + VringLayout.DESC_FLAGS);
+            int next = mem.readU16(d + VringLayout.DESC_NEXT);
+            if ((flags & DESC_F_INDIRECT) != 0) {
                 if (!indirect) return Verdict.INDIRECT_NOT_NEGOTIATED;
                 if (inIndirect) return Verdict.NESTED_INDIRECT;
-                if ((flags & F_NEXT) != 0) return Verdict.INDIRECT_WITH_NEXT;
-                if (len == 0 || len % 16 != 0) return Verdict.INDIRECT_LENGTH_NOT_MULTIPLE;
-                if (len / 16 > 32768) return Verdict.INDIRECT_TOO_LONG;
+                if ((flags & DESC_F_NEXT) != 0) return Verdict.INDIRECT_WITH_NEXT;
+                if (len == 0 || len % VringLayout.DESC_SIZE != 0) return Verdict.INDIRECT_LENGTH_NOT_MULTIPLE;
+                if (len / VringLayout.DESC_SIZE > VringLayout.MAX_SIZE) return Verdict.INDIRECT_TOO_LONG;
                 if (!mem.contains(addr, len)) return Verdict.INDIRECT_OUTSIDE_MEMORY;
                 table = addr;
-                size = (int) (len / 16);
+                size = (int) (len / VringLayout.DESC_SIZE);
                 visited = new BitSet(size);
                 inIndirect = true;
                 i = 0;
                 continue;
             }
             if (!mem.contains(addr, len)) return Verdict.BUFFER_OUTSIDE_MEMORY;
-            if ((flags & F_WRITE) != 0) writable = true;
+            if ((flags & DESC_F_WRITE) != 0) writable = true;
             else if (writable) return Verdict.READABLE_AFTER_WRITABLE;
-            if ((flags & F_NEXT) == 0) return Verdict.OK;
+            if ((flags & DESC_F_NEXT) == 0) return Verdict.OK;
             if (next >= size) return Verdict.NEXT_OUT_OF_RANGE;
             i = next;
         }

@@ -166,7 +166,7 @@ class MalformedChainTest {
 
     @Test
     void availIndexRunningAheadOfTheQueue() throws RingFault {
-        mem.writeU16(raw.ring.avail() + 2, 9);
+        mem.writeU16(raw.ring.availIdx(), 9);
         broken(0, "more than the queue size 8");
     }
 
@@ -180,10 +180,10 @@ class MalformedChainTest {
     @Test
     void eventIdxFieldsMustLieInsideGuestMemoryToo() throws RingFault {
         // avail_event just past the end of memory: fine without EVENT_IDX, refused with it.
-        VringLayout tightUsed = new VringLayout(8, 0, 0x1000, MEM - (4 + 8L * 8));
+        VringLayout tightUsed = new VringLayout(8, 0, 0x1000, MEM - (VringLayout.USED_RING + VringLayout.USED_ELEM_SIZE * 8L));
         assertNotNull(new RawRing(mem, tightUsed).device(0));
         assertThrows(RingFault.class, () -> new RawRing(mem, tightUsed).device(Features.bit(Features.RING_EVENT_IDX)));
-        VringLayout tightAvail = new VringLayout(8, 0, MEM - (4 + 2L * 8), 0x2000);
+        VringLayout tightAvail = new VringLayout(8, 0, MEM - (VringLayout.AVAIL_RING + VringLayout.AVAIL_ENTRY_SIZE * 8L), 0x2000);
         assertNotNull(new RawRing(mem, tightAvail).device(0));
         assertThrows(RingFault.class, () -> new RawRing(mem, tightAvail).device(Features.bit(Features.RING_EVENT_IDX)));
     }
