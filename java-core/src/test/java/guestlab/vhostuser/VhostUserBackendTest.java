@@ -6,7 +6,7 @@ import guestlab.devices.RngDevice;
 import guestlab.events.EventBus;
 import guestlab.events.EventKind;
 import guestlab.virtio.Buffer;
-import guestlab.virtio.DriverQueue;
+import guestlab.virtio.driver.DriverQueue;
 import guestlab.virtio.VringLayout;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -3,6 +3,7 @@ package guestlab.virtio;
 import guestlab.events.EventBus;
 import guestlab.events.QueueCounters;
 import guestlab.memory.MemfdMemory;
+import guestlab.virtio.driver.DriverQueue;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 

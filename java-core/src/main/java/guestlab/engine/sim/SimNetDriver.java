@@ -3,7 +3,7 @@ package guestlab.engine.sim;
 import guestlab.devices.NetProtocol;
 import guestlab.memory.GuestMemory;
 import guestlab.virtio.Buffer;
-import guestlab.virtio.DriverQueue;
+import guestlab.virtio.driver.DriverQueue;
 import guestlab.virtio.VringLayout;
 
 import java.time.Duration;

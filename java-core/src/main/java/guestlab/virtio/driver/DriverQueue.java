@@ -1,6 +1,9 @@
-package guestlab.virtio;
+package guestlab.virtio.driver;
 
 import guestlab.memory.GuestMemory;
+import guestlab.virtio.Buffer;
+import guestlab.virtio.Features;
+import guestlab.virtio.VringLayout;
 
 import java.util.List;
 
