@@ -29,6 +29,7 @@ public final class DeviceQueue {
     private volatile int usedIdx;       // free-running u16: next used slot to fill
     private volatile int inFlight;
     private int signalledUsed;          // used idx when we last decided about an interrupt
+    private RingFault.Reason brokenBy;  // written before broken, read after it
     private volatile String broken;
 
     public DeviceQueue(GuestMemory mem, VringLayout ring, long features, QueueId id, EventBus events,
@@ -67,9 +68,14 @@ public final class DeviceQueue {
         return broken != null;
     }
 
-    /** Why the queue broke, or null. */
+    /** Why the queue broke, for people, or null. */
     public String brokenReason() {
         return broken;
+    }
+
+    /** Which rule broke the queue, or null while it works. */
+    public RingFault.Reason fault() {
+        return broken == null ? null : brokenBy;
     }
 
     /** Restarts from a saved avail position (vhost-user SET_VRING_BASE), not from used.idx. */
@@ -176,7 +182,10 @@ public final class DeviceQueue {
 
     /** Marks the queue broken; later pops and pushes throw. Returns the fault to throw. */
     private RingFault fault(RingFault.Reason reason, String detail) {
-        if (broken == null) broken = detail;
+        if (broken == null) {
+            brokenBy = reason;
+            broken = detail;
+        }
         counters.errors.incrementAndGet();
         return new RingFault(reason, id + ": " + detail);
     }
@@ -185,7 +194,7 @@ public final class DeviceQueue {
         int avail = broken == null || mem.contains(ring.avail(), VringLayout.AVAIL_RING) ? safeAvailIdx() : -1; // flags and idx
         int last = lastAvail;
         return new QueueState(id, ring.size(), ring.desc(), ring.avail(), ring.used(), avail, last, usedIdx,
-                avail < 0 ? 0 : (avail - last) & 0xffff, inFlight, broken != null, counters.snapshot());
+                avail < 0 ? 0 : (avail - last) & 0xffff, inFlight, fault(), counters.snapshot());
     }
 
     private int safeAvailIdx() {

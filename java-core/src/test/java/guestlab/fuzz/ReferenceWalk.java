@@ -1,6 +1,7 @@
 package guestlab.fuzz;
 
 import guestlab.memory.GuestMemory;
+import guestlab.virtio.RingFault;
 import guestlab.virtio.VringLayout;
 
 import java.util.BitSet;
@@ -12,7 +13,7 @@ import static guestlab.virtio.VringLayout.DESC_F_WRITE;
 /**
  * An independent reading of virtio 1.x section 2.7.5 (descriptor chains), written from the spec
  * rather than from guestlab's DescriptorWalk, to judge the device's verdict on the chain it takes
- * next: whether it may take it at all, and if not, what is wrong with it. Problems are found in
+ * next: whether it may take it at all, and if not, which rule it breaks ({@link #reason}). Problems are found in
  * walk order; arriving at a descriptor already visited is a loop, whatever that descriptor holds.
  */
 public final class ReferenceWalk {
@@ -90,15 +91,21 @@ public final class ReferenceWalk {
         }
     }
 
-    /**
-     * Whether a device's fault message tells the truth about {@code v}: a loop is called a loop,
-     * and "not a multiple of 16" is said only of a table length that is not one.
-     */
-    public static String contradiction(Verdict v, String message) {
-        if (v == Verdict.LOOP && !message.contains("loop")) return "a descriptor loop reported as: " + message;
-        if (message.contains("multiple of 16") && v != Verdict.INDIRECT_LENGTH_NOT_MULTIPLE) {
-            return "reported as not a multiple of 16 (reference: " + v + "): " + message;
-        }
-        return null;
+    /** The rule a device must say was broken when it refuses a chain with verdict {@code v}; null for OK. */
+    public static RingFault.Reason reason(Verdict v) {
+        return switch (v) {
+            case OK -> null;
+            case AVAIL_AHEAD -> RingFault.Reason.AVAIL_INDEX_TOO_FAR;
+            case HEAD_OUT_OF_RANGE -> RingFault.Reason.HEAD_OUT_OF_RANGE;
+            case LOOP -> RingFault.Reason.CHAIN_LOOP;
+            case NEXT_OUT_OF_RANGE -> RingFault.Reason.NEXT_OUT_OF_RANGE;
+            case BUFFER_OUTSIDE_MEMORY -> RingFault.Reason.BUFFER_OUTSIDE_MEMORY;
+            case READABLE_AFTER_WRITABLE -> RingFault.Reason.READABLE_AFTER_WRITABLE;
+            case INDIRECT_NOT_NEGOTIATED -> RingFault.Reason.INDIRECT_NOT_NEGOTIATED;
+            case NESTED_INDIRECT -> RingFault.Reason.INDIRECT_NESTED;
+            case INDIRECT_WITH_NEXT -> RingFault.Reason.INDIRECT_WITH_NEXT;
+            case INDIRECT_LENGTH_NOT_MULTIPLE, INDIRECT_TOO_LONG -> RingFault.Reason.INDIRECT_TABLE_SIZE;
+            case INDIRECT_OUTSIDE_MEMORY -> RingFault.Reason.INDIRECT_TABLE_OUTSIDE_MEMORY;
+        };
     }
 }
