@@ -5,6 +5,7 @@ import guestlab.virtio.RingFault;
 import guestlab.virtio.VringLayout;
 
 import java.util.BitSet;
+import java.util.Set;
 
 import static guestlab.virtio.VringLayout.DESC_F_INDIRECT;
 import static guestlab.virtio.VringLayout.DESC_F_NEXT;
@@ -28,6 +29,8 @@ public final class ReferenceWalk {
         NEXT_OUT_OF_RANGE,
         BUFFER_OUTSIDE_MEMORY,
         READABLE_AFTER_WRITABLE,
+        /** A readable descriptor after a writable one, whose links also go round in a loop: both rules are broken. */
+        READABLE_AFTER_WRITABLE_IN_A_LOOP,
         INDIRECT_NOT_NEGOTIATED,
         NESTED_INDIRECT,
         INDIRECT_WITH_NEXT,
@@ -84,28 +87,53 @@ public final class ReferenceWalk {
             }
             if (!mem.contains(addr, len)) return Verdict.BUFFER_OUTSIDE_MEMORY;
             if ((flags & DESC_F_WRITE) != 0) writable = true;
-            else if (writable) return Verdict.READABLE_AFTER_WRITABLE;
+            else if (writable) return cycles(mem, table, size, i) ? Verdict.READABLE_AFTER_WRITABLE_IN_A_LOOP : Verdict.READABLE_AFTER_WRITABLE;
             if ((flags & DESC_F_NEXT) == 0) return Verdict.OK;
             if (next >= size) return Verdict.NEXT_OUT_OF_RANGE;
             i = next;
         }
     }
 
-    /** The rule a device must say was broken when it refuses a chain with verdict {@code v}; null for OK. */
-    public static RingFault.Reason reason(Verdict v) {
+    /** Whether following NEXT links from descriptor {@code from} of a table comes back to one already passed. */
+    private static boolean cycles(GuestMemory mem, long table, int size, int from) {
+        BitSet passed = new BitSet(size);
+        for (int i = from; !passed.get(i); ) {
+            passed.set(i);
+            long d = VringLayout.descriptorAt(table, i);
+            int next = mem.readU16(d + VringLayout.DESC_NEXT);
+            if ((mem.readU16(d + VringLayout.DESC_FLAGS) & DESC_F_NEXT) == 0 || next >= size) return false;
+            i = next;
+        }
+        return true;
+    }
+
+    /**
+     * The rules a device may say were broken when it refuses a chain with verdict {@code v}: one,
+     * or either of two when the chain breaks both; none for OK.
+     */
+    public static Set<RingFault.Reason> reasons(Verdict v) {
         return switch (v) {
-            case OK -> null;
-            case AVAIL_AHEAD -> RingFault.Reason.AVAIL_INDEX_TOO_FAR;
-            case HEAD_OUT_OF_RANGE -> RingFault.Reason.HEAD_OUT_OF_RANGE;
-            case LOOP -> RingFault.Reason.CHAIN_LOOP;
-            case NEXT_OUT_OF_RANGE -> RingFault.Reason.NEXT_OUT_OF_RANGE;
-            case BUFFER_OUTSIDE_MEMORY -> RingFault.Reason.BUFFER_OUTSIDE_MEMORY;
-            case READABLE_AFTER_WRITABLE -> RingFault.Reason.READABLE_AFTER_WRITABLE;
-            case INDIRECT_NOT_NEGOTIATED -> RingFault.Reason.INDIRECT_NOT_NEGOTIATED;
-            case NESTED_INDIRECT -> RingFault.Reason.INDIRECT_NESTED;
-            case INDIRECT_WITH_NEXT -> RingFault.Reason.INDIRECT_WITH_NEXT;
-            case INDIRECT_LENGTH_NOT_MULTIPLE, INDIRECT_TOO_LONG -> RingFault.Reason.INDIRECT_TABLE_SIZE;
-            case INDIRECT_OUTSIDE_MEMORY -> RingFault.Reason.INDIRECT_TABLE_OUTSIDE_MEMORY;
+            case OK -> Set.of();
+            case AVAIL_AHEAD -> Set.of(RingFault.Reason.AVAIL_INDEX_TOO_FAR);
+            case HEAD_OUT_OF_RANGE -> Set.of(RingFault.Reason.HEAD_OUT_OF_RANGE);
+            case LOOP -> Set.of(RingFault.Reason.CHAIN_LOOP);
+            case NEXT_OUT_OF_RANGE -> Set.of(RingFault.Reason.NEXT_OUT_OF_RANGE);
+            case BUFFER_OUTSIDE_MEMORY -> Set.of(RingFault.Reason.BUFFER_OUTSIDE_MEMORY);
+            case READABLE_AFTER_WRITABLE -> Set.of(RingFault.Reason.READABLE_AFTER_WRITABLE);
+            case READABLE_AFTER_WRITABLE_IN_A_LOOP -> Set.of(RingFault.Reason.READABLE_AFTER_WRITABLE, RingFault.Reason.CHAIN_LOOP);
+            case INDIRECT_NOT_NEGOTIATED -> Set.of(RingFault.Reason.INDIRECT_NOT_NEGOTIATED);
+            case NESTED_INDIRECT -> Set.of(RingFault.Reason.INDIRECT_NESTED);
+            case INDIRECT_WITH_NEXT -> Set.of(RingFault.Reason.INDIRECT_WITH_NEXT);
+            case INDIRECT_LENGTH_NOT_MULTIPLE, INDIRECT_TOO_LONG -> Set.of(RingFault.Reason.INDIRECT_TABLE_SIZE);
+            case INDIRECT_OUTSIDE_MEMORY -> Set.of(RingFault.Reason.INDIRECT_TABLE_OUTSIDE_MEMORY);
         };
+    }
+
+    /**
+     * Whether a device's message misnames a bad indirect table length: one reason covers every
+     * bad length, so only the words say "not a multiple of 16" rather than "too long".
+     */
+    public static boolean misnamesTableLength(Verdict v, String message) {
+        return v == Verdict.INDIRECT_TOO_LONG && message.contains("not a multiple");
     }
 }
