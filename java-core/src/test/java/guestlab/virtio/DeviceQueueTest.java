@@ -1,7 +1,9 @@
 package guestlab.virtio;
 
 import guestlab.events.EventBus;
+import guestlab.events.EventKind;
 import guestlab.events.QueueCounters;
+import guestlab.events.Subscription;
 import guestlab.memory.MemfdMemory;
 import guestlab.virtio.driver.DriverQueue;
 import org.junit.jupiter.api.AfterEach;
@@ -150,6 +152,24 @@ class DeviceQueueTest {
         mem.writeU16(ring.availFlags(), VringLayout.AVAIL_F_NO_INTERRUPT);
         dev.push(dev.pop(), 0);
         assertFalse(dev.needsInterrupt());
+    }
+
+    @Test
+    void aSubscriberThatThrowsDoesNotStopTheQueue() throws RingFault {
+        VringLayout ring = VringLayout.contiguous(8, 0, 4096);
+        EventBus events = new EventBus(16);
+        Subscription failing = events.subscribe(e -> {
+            throw new IllegalStateException("subscriber bug");
+        });
+        DriverQueue drv = new DriverQueue(mem, ring, 0);
+        DeviceQueue dev = new DeviceQueue(mem, ring, 0, new QueueId("t", "d", 0), events, new QueueCounters());
+        for (int i = 0; i < 3; i++) {
+            int head = drv.add(List.of(), List.of(new Buffer(IN, 8)));
+            dev.push(dev.pop(), 8);
+            assertEquals(new DriverQueue.Used(head, 8), drv.pollUsed());
+        }
+        assertEquals(6, failing.failures(), "a REQUEST and a COMPLETION per round trip");
+        assertEquals(1, events.recent().stream().filter(e -> e.kind() == EventKind.HOST_WARNING).count());
     }
 
     @Test
