@@ -4,7 +4,8 @@
             [guestlab.console :as con]
             [guestlab.guest :as g]
             [guestlab.rings :as rings]
-            [guestlab.sim :as sim]))
+            [guestlab.sim :as sim])
+  (:import (guestlab.virtio VringLayout)))
 
 (use-fixtures :each (fn [t] (try (t) (finally (g/stop-all!)))))
 
@@ -40,7 +41,7 @@
       (testing "peek reads the same bytes by guest-physical address; poke writes them"
         (is (= (seq (:bytes data)) (seq (rings/peek vm (:addr data) 64))))
         (let [[q] (rings/queues vm :block0)]
-          (is (= (:used-idx q) (u16 (rings/peek vm (+ (:used q) 2) 2)))))
+          (is (= (:used-idx q) (u16 (rings/peek vm (+ (:used q) VringLayout/USED_IDX) 2)))))
         (rings/poke vm (:addr data) (.getBytes "POKED"))
         (is (= "POKED" (String. (rings/peek vm (:addr data) 5))))
         (is (re-find #"not inside r1's memory" (try (rings/peek vm (* 1 1024 1024 1024) 4) nil
@@ -48,7 +49,7 @@
       (testing "a chain the device would refuse is described, not followed"
         ;; point the status descriptor at an address past the end of guest memory
         (let [[q] (rings/queues vm :block0)
-              desc2 (+ (:desc q) (* 16 (:next data)))]
+              desc2 (VringLayout/descriptorAt (:desc q) (:next data))]
           (rings/poke vm desc2 [0 0 0 0 0 0 0 0x40])
           (is (re-find #"outside guest memory" (:problem (rings/chain vm :block0 0))))
           (is (= 0 (get-in (first (rings/queues vm :block0)) [:counters :errors])) "reading broke nothing"))))))
@@ -123,7 +124,7 @@
         (is (= 4096 (reduce + (map :len (butlast (rest bufs))))))))
     (testing "peek: used.idx in guest memory is the device's used index"
       (let [[q] (rings/queues vm :block0)]
-        (is (= (:used-idx q) (u16 (rings/peek vm (+ (:used q) 2) 2))))))
+        (is (= (:used-idx q) (u16 (rings/peek vm (+ (:used q) VringLayout/USED_IDX) 2))))))
     (testing "inject!: the guest's driver receives a frame the host put in its receive queue"
       (let [rx #(parse-long (str/trim (:out (con/run vm "cat /sys/class/net/eth0/statistics/rx_packets"))))]
         (con/run vm "ip link set eth0 up")

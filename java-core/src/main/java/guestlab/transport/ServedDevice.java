@@ -236,7 +236,7 @@ public final class ServedDevice implements DeviceContext {
     @Override
     public void used(int index) {
         DeviceQueue q = queues[index];
-        if (q != null && link.canInterrupt(index) && q.needsInterrupt()) interrupt(index, q.state().usedIdx(), "");
+        if (q != null && link.canInterrupt(index) && q.needsInterrupt()) interrupt(index, q.usedIdx(), "");
     }
 
     @Override

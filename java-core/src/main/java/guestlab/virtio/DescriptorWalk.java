@@ -2,6 +2,11 @@ package guestlab.virtio;
 
 import guestlab.memory.GuestMemory;
 
+import static guestlab.virtio.VringLayout.DESC_F_INDIRECT;
+import static guestlab.virtio.VringLayout.DESC_F_NEXT;
+import static guestlab.virtio.VringLayout.DESC_F_WRITE;
+import static guestlab.virtio.VringLayout.DESC_SIZE;
+
 /**
  * Follows one descriptor chain through its descriptor table, validating every step (virtio 1.x
  * section 2.7.5): each buffer inside guest memory, no loops, device-readable buffers before
@@ -10,11 +15,6 @@ import guestlab.memory.GuestMemory;
  * exactly what breaks a device.
  */
 final class DescriptorWalk {
-    static final int F_NEXT = 1, F_WRITE = 2, F_INDIRECT = 4;
-
-    /** The largest queue, and so the longest indirect table (virtio 1.x section 2.7: Queue Size is at most 32768). */
-    static final int MAX_QUEUE_SIZE = 32768;
-
     private DescriptorWalk() {}
 
     /**
@@ -25,10 +25,10 @@ final class DescriptorWalk {
     private static boolean loopsFrom(GuestMemory mem, long table, int tableSize, int start) {
         int index = start;
         for (int steps = 0; steps <= tableSize; steps++) {
-            long d = table + 16L * index;
-            if (!mem.contains(d, 16)) return false;
-            if ((mem.readU16(d + 12) & F_NEXT) == 0) return false;
-            index = mem.readU16(d + 14);
+            long d = VringLayout.descriptorAt(table, index);
+            if (!mem.contains(d, VringLayout.DESC_SIZE)) return false;
+            if ((mem.readU16(d + VringLayout.DESC_FLAGS) & DESC_F_NEXT) == 0) return false;
+            index = mem.readU16(d + VringLayout.DESC_NEXT);
             if (index >= tableSize) return false;
         }
         return true;
@@ -64,27 +64,29 @@ final class DescriptorWalk {
                 throw new BadChain(RingFault.Reason.CHAIN_LOOP, "descriptor chain from head " + head + " is longer than its table of " + tableSize
                         + (inIndirect ? " (indirect)" : "") + ": a loop");
             }
-            long d = table + 16L * index;
-            long addr = mem.readU64(d);
-            long len = mem.readU32(d + 8);
-            int flags = mem.readU16(d + 12);
-            int next = mem.readU16(d + 14);
-            if ((flags & F_INDIRECT) != 0) {
+            long d = VringLayout.descriptorAt(table, index);
+            long addr = mem.readU64(d + VringLayout.DESC_ADDR);
+            long len = mem.readU32(d + VringLayout.DESC_LEN);
+            int flags = mem.readU16(d + VringLayout.DESC_FLAGS);
+            int next = mem.readU16(d + VringLayout.DESC_NEXT);
+            if ((flags & DESC_F_INDIRECT) != 0) {
                 if (!indirectAllowed) throw new BadChain(RingFault.Reason.INDIRECT_NOT_NEGOTIATED, "indirect descriptor at " + index + " but INDIRECT_DESC was not negotiated");
                 if (inIndirect) throw new BadChain(RingFault.Reason.INDIRECT_NESTED, "indirect descriptor inside an indirect table (section 2.7.5.3.1)");
-                if ((flags & F_NEXT) != 0) throw new BadChain(RingFault.Reason.INDIRECT_WITH_NEXT, "descriptor " + index + " has both INDIRECT and NEXT");
+                if ((flags & DESC_F_NEXT) != 0) throw new BadChain(RingFault.Reason.INDIRECT_WITH_NEXT, "descriptor " + index + " has both INDIRECT and NEXT");
                 if (len == 0) throw new BadChain(RingFault.Reason.INDIRECT_TABLE_SIZE, "indirect descriptor " + index + " has an empty table");
-                if (len / 16 > MAX_QUEUE_SIZE) {
-                    throw new BadChain(RingFault.Reason.INDIRECT_TABLE_SIZE, "indirect table length " + len + " is too long: more than " + MAX_QUEUE_SIZE
+                if (len / DESC_SIZE > VringLayout.MAX_SIZE) { // a table no longer than the largest queue
+                    throw new BadChain(RingFault.Reason.INDIRECT_TABLE_SIZE, "indirect table length " + len + " is too long: more than " + VringLayout.MAX_SIZE
                             + " descriptors (section 2.7.5.3.1)");
                 }
-                if (len % 16 != 0) throw new BadChain(RingFault.Reason.INDIRECT_TABLE_SIZE, "indirect table length " + len + " is not a multiple of 16");
+                if (len % DESC_SIZE != 0) {
+                    throw new BadChain(RingFault.Reason.INDIRECT_TABLE_SIZE, "indirect table length " + len + " is not a multiple of " + DESC_SIZE);
+                }
                 if (!mem.contains(addr, len)) {
                     throw new BadChain(RingFault.Reason.INDIRECT_TABLE_OUTSIDE_MEMORY, String.format("indirect table 0x%x+%d is outside guest memory", addr, len));
                 }
                 visitor.descriptor(index, addr, len, flags, next, false);
                 table = addr;
-                tableSize = (int) (len / 16);
+                tableSize = (int) (len / DESC_SIZE);
                 index = 0;
                 seen = 0;
                 inIndirect = true;
@@ -93,7 +95,7 @@ final class DescriptorWalk {
             if (len > Integer.MAX_VALUE || !mem.contains(addr, len)) {
                 throw new BadChain(RingFault.Reason.BUFFER_OUTSIDE_MEMORY, String.format("descriptor %d buffer 0x%x+%d is outside guest memory", index, addr, len));
             }
-            if ((flags & F_WRITE) != 0) {
+            if ((flags & DESC_F_WRITE) != 0) {
                 writableSeen = true;
             } else if (writableSeen) {
                 if (loopsFrom(mem, table, tableSize, index)) {
@@ -103,7 +105,7 @@ final class DescriptorWalk {
                 throw new BadChain(RingFault.Reason.READABLE_AFTER_WRITABLE, "descriptor " + index + " is device-readable after a device-writable one");
             }
             visitor.descriptor(index, addr, len, flags, next, inIndirect);
-            if ((flags & F_NEXT) == 0) return;
+            if ((flags & DESC_F_NEXT) == 0) return;
             if (next >= tableSize) {
                 throw new BadChain(RingFault.Reason.NEXT_OUT_OF_RANGE, "descriptor " + index + " links to " + next + ", outside its table of " + tableSize);
             }

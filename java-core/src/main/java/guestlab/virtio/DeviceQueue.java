@@ -17,10 +17,6 @@ import java.util.List;
  * anywhere.
  */
 public final class DeviceQueue {
-    static final int DESC_F_NEXT = DescriptorWalk.F_NEXT, DESC_F_WRITE = DescriptorWalk.F_WRITE,
-            DESC_F_INDIRECT = DescriptorWalk.F_INDIRECT;
-    static final int AVAIL_F_NO_INTERRUPT = 1;
-
     private final GuestMemory mem;
     private final VringLayout ring;
     private final QueueId id;
@@ -33,6 +29,7 @@ public final class DeviceQueue {
     private volatile int usedIdx;       // free-running u16: next used slot to fill
     private volatile int inFlight;
     private int signalledUsed;          // used idx when we last decided about an interrupt
+    private RingFault.Reason brokenBy;  // written before broken, read after it
     private volatile String broken;
 
     public DeviceQueue(GuestMemory mem, VringLayout ring, long features, QueueId id, EventBus events,
@@ -44,13 +41,13 @@ public final class DeviceQueue {
         this.counters = counters;
         this.eventIdx = Features.has(features, Features.RING_EVENT_IDX);
         this.indirect = Features.has(features, Features.RING_INDIRECT_DESC);
-        int extra = eventIdx ? 2 : 0;
-        if (!mem.contains(ring.desc(), ring.descBytes()) || !mem.contains(ring.avail(), ring.availBytes() + extra - 2)
-                || !mem.contains(ring.used(), ring.usedBytes() + extra - 2)) {
+        long absentEvent = eventIdx ? 0 : VringLayout.EVENT_FIELD_SIZE; // used_event, avail_event (2.7.10)
+        if (!mem.contains(ring.desc(), ring.descBytes()) || !mem.contains(ring.avail(), ring.availBytes() - absentEvent)
+                || !mem.contains(ring.used(), ring.usedBytes() - absentEvent)) {
             throw fault(RingFault.Reason.RING_OUTSIDE_MEMORY, String.format("ring outside guest memory: desc=0x%x avail=0x%x used=0x%x size=%d",
                     ring.desc(), ring.avail(), ring.used(), ring.size()));
         }
-        this.usedIdx = mem.readU16(ring.used() + 2);
+        this.usedIdx = mem.readU16(ring.usedIdx());
         this.lastAvail = usedIdx;
         this.signalledUsed = usedIdx;
     }
@@ -71,14 +68,24 @@ public final class DeviceQueue {
         return broken != null;
     }
 
-    /** Why the queue broke, or null. */
+    /** Why the queue broke, for people, or null. */
     public String brokenReason() {
         return broken;
+    }
+
+    /** Which rule broke the queue, or null while it works. */
+    public RingFault.Reason fault() {
+        return broken == null ? null : brokenBy;
     }
 
     /** Restarts from a saved avail position (vhost-user SET_VRING_BASE), not from used.idx. */
     public void setBase(int availIndex) {
         lastAvail = availIndex & 0xffff;
+    }
+
+    /** The used index as the device last published it (free-running u16). */
+    public int usedIdx() {
+        return usedIdx;
     }
 
     public int lastAvail() {
@@ -95,15 +102,14 @@ public final class DeviceQueue {
         int avail = availIdx();
         if (avail == lastAvail) {
             if (eventIdx) {
-                mem.writeU16(availEventAddr(), lastAvail);
+                mem.writeU16(ring.availEvent(), lastAvail);
                 GuestMemory.fence();
                 avail = availIdx();
             }
             if (avail == lastAvail) return null;
         }
         GuestMemory.fence(); // read ring entries only after seeing idx (section 2.7.13.3)
-        int slot = lastAvail % ring.size();
-        int head = mem.readU16(ring.avail() + 4 + 2L * slot);
+        int head = mem.readU16(ring.availSlot(lastAvail));
         DescriptorChain chain = walk(head, lastAvail);
         lastAvail = (lastAvail + 1) & 0xffff;
         inFlight++;
@@ -146,13 +152,12 @@ public final class DeviceQueue {
         if (written < 0 || written > chain.writableLength()) {
             throw new IllegalArgumentException("written " + written + " exceeds the chain's writable length");
         }
-        int slot = usedIdx % ring.size();
-        long elem = ring.used() + 4 + 8L * slot;
-        mem.writeU32(elem, chain.head());
-        mem.writeU32(elem + 4, written);
+        long elem = ring.usedElement(usedIdx);
+        mem.writeU32(elem + VringLayout.USED_ELEM_ID, chain.head());
+        mem.writeU32(elem + VringLayout.USED_ELEM_LEN, written);
         GuestMemory.fence(); // the element before the index (section 2.7.8.2)
         usedIdx = (usedIdx + 1) & 0xffff;
-        mem.writeU16(ring.used() + 2, usedIdx);
+        mem.writeU16(ring.usedIdx(), usedIdx);
         inFlight--;
         counters.completions.incrementAndGet();
         counters.bytesWritten.addAndGet(written);
@@ -173,30 +178,33 @@ public final class DeviceQueue {
         signalledUsed = now;
         if (old == now) return false;
         if (eventIdx) {
-            int usedEvent = mem.readU16(ring.avail() + 4 + 2L * ring.size());
+            int usedEvent = mem.readU16(ring.usedEvent());
             // vring_need_event(): did new_idx step past event_idx since old?
             return ((now - usedEvent - 1) & 0xffff) < ((now - old) & 0xffff);
         }
-        return (mem.readU16(ring.avail()) & AVAIL_F_NO_INTERRUPT) == 0;
+        return (mem.readU16(ring.availFlags()) & VringLayout.AVAIL_F_NO_INTERRUPT) == 0;
     }
 
     /** Marks the queue broken; later pops and pushes throw. Returns the fault to throw. */
     private RingFault fault(RingFault.Reason reason, String detail) {
-        if (broken == null) broken = detail;
+        if (broken == null) {
+            brokenBy = reason;
+            broken = detail;
+        }
         counters.errors.incrementAndGet();
         return new RingFault(reason, id + ": " + detail);
     }
 
     public QueueState state() {
-        int avail = broken == null || mem.contains(ring.avail(), 4) ? safeAvailIdx() : -1;
+        int avail = broken == null || mem.contains(ring.avail(), VringLayout.AVAIL_RING) ? safeAvailIdx() : -1; // flags and idx
         int last = lastAvail;
         return new QueueState(id, ring.size(), ring.desc(), ring.avail(), ring.used(), avail, last, usedIdx,
-                avail < 0 ? 0 : (avail - last) & 0xffff, inFlight, broken != null, counters.snapshot());
+                avail < 0 ? 0 : (avail - last) & 0xffff, inFlight, fault(), counters.snapshot());
     }
 
     private int safeAvailIdx() {
         try {
-            return mem.readU16(ring.avail() + 2);
+            return mem.readU16(ring.availIdx());
         } catch (RuntimeException e) {
             return -1;
         }
@@ -208,17 +216,13 @@ public final class DeviceQueue {
 
     /** Reads avail.idx and checks it has not run more than a ring's worth ahead of us. */
     private int availIdx() throws RingFault {
-        int avail = mem.readU16(ring.avail() + 2);
+        int avail = mem.readU16(ring.availIdx());
         int ahead = (avail - lastAvail) & 0xffff;
         if (ahead > ring.size()) {
             throw fault(RingFault.Reason.AVAIL_INDEX_TOO_FAR, "avail.idx " + avail + " is " + ahead + " ahead of the device's " + lastAvail
                     + ", more than the queue size " + ring.size());
         }
         return avail;
-    }
-
-    private long availEventAddr() {
-        return ring.used() + 4 + 8L * ring.size();
     }
 
     /** Follows a chain from {@code head}, validating every descriptor (section 2.7.5). */
@@ -231,8 +235,8 @@ public final class DeviceQueue {
         List<Buffer> writable = new ArrayList<>(4);
         try {
             DescriptorWalk.walk(mem, ring, head, indirect, (index, addr, len, flags, next, inTable) -> {
-                if ((flags & DESC_F_INDIRECT) != 0) return; // its table's entries follow
-                ((flags & DESC_F_WRITE) != 0 ? writable : readable).add(new Buffer(addr, (int) len));
+                if ((flags & VringLayout.DESC_F_INDIRECT) != 0) return; // its table's entries follow
+                ((flags & VringLayout.DESC_F_WRITE) != 0 ? writable : readable).add(new Buffer(addr, (int) len));
             });
         } catch (DescriptorWalk.BadChain e) {
             throw fault(e.reason, e.getMessage());

@@ -1,7 +1,7 @@
 package guestlab.devices;
 
 import guestlab.virtio.Buffer;
-import guestlab.virtio.DriverQueue;
+import guestlab.virtio.driver.DriverQueue;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayInputStream;

@@ -7,7 +7,7 @@ import guestlab.memory.MemfdMemory;
 import guestlab.virtio.Buffer;
 import guestlab.virtio.DeviceContext;
 import guestlab.virtio.DeviceQueue;
-import guestlab.virtio.DriverQueue;
+import guestlab.virtio.driver.DriverQueue;
 import guestlab.virtio.Features;
 import guestlab.virtio.QueueId;
 import guestlab.virtio.RingFault;

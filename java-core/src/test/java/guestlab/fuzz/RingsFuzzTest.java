@@ -36,9 +36,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 
-import static guestlab.fuzz.ReferenceWalk.F_INDIRECT;
-import static guestlab.fuzz.ReferenceWalk.F_NEXT;
-import static guestlab.fuzz.ReferenceWalk.F_WRITE;
+import static guestlab.virtio.VringLayout.DESC_F_INDIRECT;
+import static guestlab.virtio.VringLayout.DESC_F_NEXT;
+import static guestlab.virtio.VringLayout.DESC_F_WRITE;
 
 /**
  * Fuzzes split virtqueues as a hostile driver writes them (descriptor tables, indirect tables,
@@ -54,8 +54,8 @@ import static guestlab.fuzz.ReferenceWalk.F_WRITE;
  * (the device goes NEEDS_RESET); nothing else escapes, host-side injection included (where the
  * device's documented IllegalArgument/IllegalState refusals are allowed). For the first chain of
  * each {@code handle}, an independent reading of the spec ({@link ReferenceWalk}) must agree with
- * the device: a chain it takes must be valid, a chain it refuses must be invalid, and the fault
- * message must not misname a loop or an indirect table length.
+ * the device: a chain it takes must be valid, a chain it refuses must break the rule the device
+ * names ({@link RingFault#reason()}), and a too long indirect table is not called a bad length.
  *
  * <p>Block: the image changes only where a T_OUT request the device popped could write, and only
  * to that request's data. To make this exact, block inputs are confined: descriptors point into a
@@ -231,21 +231,21 @@ class RingsFuzzTest {
                 case OP_DESC -> {
                     DeviceQueue q = pick(c.u8());
                     int i = c.u16() % q.layout().size();
-                    writeDesc(q.layout().desc() + 16L * i, "desc " + q.id().index() + "/" + i);
+                    writeDesc(q.layout().descriptor(i), "desc " + q.id().index() + "/" + i);
                 }
                 case OP_INDIRECT -> {
                     int table = c.u8() % (int) ((MEM - IND_START) / IND_TABLE);
-                    int i = c.u8() % (int) (IND_TABLE / 16);
-                    writeDesc(IND_START + IND_TABLE * table + 16L * i, "indirect " + table + "/" + i);
+                    int i = c.u8() % (int) (IND_TABLE / VringLayout.DESC_SIZE);
+                    writeDesc(VringLayout.descriptorAt(IND_START + IND_TABLE * table, i), "indirect " + table + "/" + i);
                 }
                 case OP_OFFER -> {
                     DeviceQueue q = pick(c.u8());
                     int head = c.u16();
                     int qi = q.id().index();
                     VringLayout l = q.layout();
-                    mem.writeU16(l.avail() + 4 + 2L * (availIdx[qi] % l.size()), head);
+                    mem.writeU16(l.availSlot(availIdx[qi]), head);
                     availIdx[qi] = (availIdx[qi] + 1) & 0xffff;
-                    mem.writeU16(l.avail() + 2, availIdx[qi]);
+                    mem.writeU16(l.availIdx(), availIdx[qi]);
                     log.add("offer " + qi + ":" + head);
                 }
                 case OP_AVAIL_IDX -> {
@@ -253,7 +253,7 @@ class RingsFuzzTest {
                     int idx = c.u16();
                     int qi = q.id().index();
                     availIdx[qi] = idx;
-                    mem.writeU16(q.layout().avail() + 2, idx);
+                    mem.writeU16(q.layout().availIdx(), idx);
                     log.add("avail.idx " + qi + "=" + idx);
                 }
                 case OP_HANDLE -> handle(c.u8() % queues.length);
@@ -275,8 +275,8 @@ class RingsFuzzTest {
                     DeviceQueue q = pick(c.u8());
                     VringLayout l = q.layout();
                     int flags = c.u16(), usedEvent = c.u16();
-                    mem.writeU16(l.avail(), flags); // interrupt suppression: never read as chain structure
-                    mem.writeU16(l.avail() + 4 + 2L * l.size(), usedEvent);
+                    mem.writeU16(l.availFlags(), flags); // interrupt suppression: never read as chain structure
+                    mem.writeU16(l.usedEvent(), usedEvent);
                     log.add("avail.flags/used_event " + q.id().index());
                 }
             }
@@ -298,7 +298,7 @@ class RingsFuzzTest {
                 default -> (mode & 0x10) != 0 ? c.u64() : raw % MEM;
             };
             if (kind == BLOCK && addr >= 0 && addr < MEM) {
-                boolean indirectDesc = (flags & F_INDIRECT) != 0;
+                boolean indirectDesc = (flags & DESC_F_INDIRECT) != 0;
                 if (indirectDesc) {
                     addr = IND_START + addr % (MEM - IND_START); // a table the harness owns; past MEM it runs out of memory
                 } else {
@@ -306,10 +306,10 @@ class RingsFuzzTest {
                     if (addr + len > DATA_END && addr + len <= MEM) len = DATA_END - addr; // never into the tables
                 }
             }
-            mem.writeU64(at, addr);
-            mem.writeU32(at + 8, len);
-            mem.writeU16(at + 12, flags);
-            mem.writeU16(at + 14, next);
+            mem.writeU64(at + VringLayout.DESC_ADDR, addr);
+            mem.writeU32(at + VringLayout.DESC_LEN, len);
+            mem.writeU16(at + VringLayout.DESC_FLAGS, flags);
+            mem.writeU16(at + VringLayout.DESC_NEXT, next);
             log.add(String.format("%s {0x%x, %d, %d, %d}", what, addr, len, flags, next));
         }
 
@@ -368,8 +368,13 @@ class RingsFuzzTest {
                 if (q.lastAvail() == before && q.isBroken() && verdict != null) {
                     // The first chain of this call was refused, before the device could write anything.
                     if (verdict == ReferenceWalk.Verdict.OK) throw failure("a valid chain refused", fault);
-                    String lie = ReferenceWalk.contradiction(verdict, q.brokenReason());
-                    if (lie != null) throw failure(lie, fault);
+                    if (!ReferenceWalk.reasons(verdict).contains(q.fault())) {
+                        throw failure("the device says " + q.fault() + " where the reference says " + verdict + ": "
+                                + q.brokenReason(), fault);
+                    }
+                    if (ReferenceWalk.misnamesTableLength(verdict, q.brokenReason())) {
+                        throw failure("a too long indirect table called a bad length: " + q.brokenReason(), fault);
+                    }
                 }
                 return;
             } catch (AssertionError e) {
@@ -391,7 +396,7 @@ class RingsFuzzTest {
          */
         void expectBlockWrites(DeviceQueue q) {
             QueueState s = q.state();
-            int ahead = (mem.readU16(q.layout().avail() + 2) - s.lastAvail()) & 0xffff;
+            int ahead = (mem.readU16(q.layout().availIdx()) - s.lastAvail()) & 0xffff;
             if (ahead > q.layout().size()) return; // refused before any chain
             List<long[]> written = new ArrayList<>(); // {addr, len} of earlier chains' writable buffers
             for (int k = 0; k < ahead; k++) {
@@ -530,10 +535,10 @@ class RingsFuzzTest {
         Map<String, byte[]> s = new LinkedHashMap<>();
         // 0 (readable) -> 1 (writable) -> 0 again: a loop, reported as "readable after writable".
         s.put("known-loop-called-readable-after-writable", new Script(RNG, 0, 3)
-                .desc(0, 0, 0, 8, F_NEXT, 1).desc(0, 1, 0x100, 8, F_WRITE | F_NEXT, 0).offer(0, 0).handle(0).bytes());
+                .desc(0, 0, 0, 8, DESC_F_NEXT, 1).desc(0, 1, 0x100, 8, DESC_F_WRITE | DESC_F_NEXT, 0).offer(0, 0).handle(0).bytes());
         // 0xfffffff0 is a multiple of 16 (too long a table, not a bad length).
         s.put("known-indirect-length-called-not-multiple", new Script(RNG, F_INDIRECT_DESC, 3)
-                .descRaw(0, 0, ADDR_INDIRECT, 0, 0xfffffff0L, F_INDIRECT, 0).offer(0, 0).handle(0).bytes());
+                .descRaw(0, 0, ADDR_INDIRECT, 0, 0xfffffff0L, DESC_F_INDIRECT, 0).offer(0, 0).handle(0).bytes());
         return s;
     }
 
@@ -611,54 +616,57 @@ class RingsFuzzTest {
         // block: a write, a read of it, a flush, GET_ID, an unknown type; header at 0, data at 0x1000, status at 0x2000
         s.put("block-write-read-flush", new Script(BLOCK, all, 7)
                 .poke(0, blockHeader(BlockSpec.T_OUT, 3)).poke(0x1000, data)
-                .desc(0, 0, 0, 16, F_NEXT, 1).desc(0, 1, 0x1000, 1024, F_NEXT, 2).desc(0, 2, 0x2000, 1, F_WRITE, 0)
+                .desc(0, 0, 0, 16, DESC_F_NEXT, 1).desc(0, 1, 0x1000, 1024, DESC_F_NEXT, 2).desc(0, 2, 0x2000, 1, DESC_F_WRITE, 0)
                 .offer(0, 0).handle(0)
                 .poke(0x100, blockHeader(BlockSpec.T_IN, 3))
-                .desc(0, 3, 0x100, 16, F_NEXT, 4).desc(0, 4, 0x3000, 1024, F_WRITE | F_NEXT, 5).desc(0, 5, 0x2001, 1, F_WRITE, 0)
+                .desc(0, 3, 0x100, 16, DESC_F_NEXT, 4).desc(0, 4, 0x3000, 1024, DESC_F_WRITE | DESC_F_NEXT, 5).desc(0, 5, 0x2001, 1, DESC_F_WRITE, 0)
                 .offer(0, 3).poke(0x200, blockHeader(BlockSpec.T_FLUSH, 0))
-                .desc(0, 6, 0x200, 16, F_NEXT, 7).desc(0, 7, 0x2002, 1, F_WRITE, 0).offer(0, 6).handle(0)
+                .desc(0, 6, 0x200, 16, DESC_F_NEXT, 7).desc(0, 7, 0x2002, 1, DESC_F_WRITE, 0).offer(0, 6).handle(0)
                 .poke(0x300, blockHeader(BlockSpec.T_GET_ID, 0))
-                .desc(0, 8, 0x300, 16, F_NEXT, 9).desc(0, 9, 0x4000, 20, F_WRITE | F_NEXT, 10).desc(0, 10, 0x2003, 1, F_WRITE, 0)
-                .offer(0, 8).poke(0x400, blockHeader(77, 0)).desc(0, 11, 0x400, 16, F_NEXT, 12).desc(0, 12, 0x2004, 1, F_WRITE, 0)
+                .desc(0, 8, 0x300, 16, DESC_F_NEXT, 9).desc(0, 9, 0x4000, 20, DESC_F_WRITE | DESC_F_NEXT, 10).desc(0, 10, 0x2003, 1, DESC_F_WRITE, 0)
+                .offer(0, 8).poke(0x400, blockHeader(77, 0)).desc(0, 11, 0x400, 16, DESC_F_NEXT, 12).desc(0, 12, 0x2004, 1, DESC_F_WRITE, 0)
                 .offer(0, 11).handle(0).bytes());
         s.put("block-indirect-write-tail-sector", new Script(BLOCK, all, 7)
                 .poke(0, blockHeader(BlockSpec.T_OUT, IMAGE_BYTES / 512)).poke(0x1000, Arrays.copyOf(data, 512))
-                .indirect(0, 0, 0, 16, F_NEXT, 1).indirect(0, 1, 0x1000, 512, F_NEXT, 2).indirect(0, 2, 0x2000, 1, F_WRITE, 0)
-                .descRaw(0, 0, ADDR_INDIRECT, 0, 48, F_INDIRECT, 0).offer(0, 0).handle(0).bytes());
+                .indirect(0, 0, 0, 16, DESC_F_NEXT, 1).indirect(0, 1, 0x1000, 512, DESC_F_NEXT, 2).indirect(0, 2, 0x2000, 1, DESC_F_WRITE, 0)
+                .descRaw(0, 0, ADDR_INDIRECT, 0, 48, DESC_F_INDIRECT, 0).offer(0, 0).handle(0).bytes());
         s.put("block-out-of-range-and-misaligned", new Script(BLOCK, 0, 4)
                 .poke(0, blockHeader(BlockSpec.T_OUT, 1L << 60)).poke(0x100, blockHeader(BlockSpec.T_OUT, 0))
-                .desc(0, 0, 0, 16, F_NEXT, 1).desc(0, 1, 0x1000, 512, F_NEXT, 2).desc(0, 2, 0x2000, 1, F_WRITE, 0)
-                .desc(0, 3, 0x100, 16, F_NEXT, 4).desc(0, 4, 0x1000, 100, F_NEXT, 5).desc(0, 5, 0x2001, 1, F_WRITE, 0)
+                .desc(0, 0, 0, 16, DESC_F_NEXT, 1).desc(0, 1, 0x1000, 512, DESC_F_NEXT, 2).desc(0, 2, 0x2000, 1, DESC_F_WRITE, 0)
+                .desc(0, 3, 0x100, 16, DESC_F_NEXT, 4).desc(0, 4, 0x1000, 100, DESC_F_NEXT, 5).desc(0, 5, 0x2001, 1, DESC_F_WRITE, 0)
                 .offer(0, 0).offer(0, 3).handle(0).bytes());
         s.put("block-read-only", new Script(BLOCK, F_READ_ONLY, 4)
-                .poke(0, blockHeader(BlockSpec.T_OUT, 0)).desc(0, 0, 0, 16, F_NEXT, 1).desc(0, 1, 0x1000, 512, F_NEXT, 2)
-                .desc(0, 2, 0x2000, 1, F_WRITE, 0).offer(0, 0).handle(0).bytes());
+                .poke(0, blockHeader(BlockSpec.T_OUT, 0)).desc(0, 0, 0, 16, DESC_F_NEXT, 1).desc(0, 1, 0x1000, 512, DESC_F_NEXT, 2)
+                .desc(0, 2, 0x2000, 1, DESC_F_WRITE, 0).offer(0, 0).handle(0).bytes());
         s.put("block-no-status", new Script(BLOCK, 0, 3)
-                .poke(0, blockHeader(BlockSpec.T_IN, 0)).desc(0, 0, 0, 16, F_NEXT, 1).desc(0, 1, 0x1000, 512, 0, 0)
+                .poke(0, blockHeader(BlockSpec.T_IN, 0)).desc(0, 0, 0, 16, DESC_F_NEXT, 1).desc(0, 1, 0x1000, 512, 0, 0)
                 .offer(0, 0).handle(0).bytes());
         s.put("rng-fill", new Script(RNG, F_EVENT_IDX, 6)
-                .desc(0, 0, 0, 4096, F_WRITE | F_NEXT, 1).desc(0, 1, 0x2000, 100, F_WRITE, 0).offer(0, 0).handle(0)
-                .desc(0, 2, 0x3000, 8, F_WRITE, 0).offer(0, 2).offer(0, 2).handle(0).bytes());
+                .desc(0, 0, 0, 4096, DESC_F_WRITE | DESC_F_NEXT, 1).desc(0, 1, 0x2000, 100, DESC_F_WRITE, 0).offer(0, 0).handle(0)
+                .desc(0, 2, 0x3000, 8, DESC_F_WRITE, 0).offer(0, 2).offer(0, 2).handle(0).bytes());
         s.put("rng-loop", new Script(RNG, 0, 3)
-                .desc(0, 0, 0, 8, F_WRITE | F_NEXT, 1).desc(0, 1, 0x100, 8, F_WRITE | F_NEXT, 0).offer(0, 0).handle(0).bytes());
+                .desc(0, 0, 0, 8, DESC_F_WRITE | DESC_F_NEXT, 1).desc(0, 1, 0x100, 8, DESC_F_WRITE | DESC_F_NEXT, 0).offer(0, 0).handle(0).bytes());
         s.put("console-echo", new Script(CONSOLE, all, 6, 6)
-                .host(0, "hello".getBytes()).desc(0, 0, 0, 64, F_WRITE, 0).offer(0, 0).handle(0)
+                .host(0, "hello".getBytes()).desc(0, 0, 0, 64, DESC_F_WRITE, 0).offer(0, 0).handle(0)
                 .poke(0x1000, "guest says hi\n".getBytes()).desc(1, 0, 0x1000, 14, 0, 0).offer(1, 0).handle(1)
-                .host(1, new byte[300]).desc(0, 1, 0x2000, 16, F_WRITE, 0).offer(0, 1).handle(0).bytes());
+                .host(1, new byte[300]).desc(0, 1, 0x2000, 16, DESC_F_WRITE, 0).offer(0, 1).handle(0).bytes());
         byte[] frame = Run.broadcast("ping".getBytes());
         byte[] txPacket = new byte[12 + frame.length];
         System.arraycopy(frame, 0, txPacket, 12, frame.length);
         s.put("net-rx-tx", new Script(NET, all, 8, 8)
-                .desc(0, 0, 0, 2048, F_WRITE, 0).offer(0, 0).host(0, frame).handle(0)
-                .desc(0, 1, 0x1000, 20, F_WRITE, 0).offer(0, 1).host(1, frame)
+                .desc(0, 0, 0, 2048, DESC_F_WRITE, 0).offer(0, 0).host(0, frame).handle(0)
+                .desc(0, 1, 0x1000, 20, DESC_F_WRITE, 0).offer(0, 1).host(1, frame)
                 .poke(0x2000, txPacket).desc(1, 0, 0x2000, txPacket.length, 0, 0).offer(1, 0).handle(1)
                 .host(3 | 4 * 20, frame).host(2, new byte[0]).handle(0).bytes());
         s.put("indirect-nested-and-lengths", new Script(RNG, F_INDIRECT_DESC, 4)
-                .indirect(1, 0, 0, 8, F_WRITE, 0).descRaw(0, 0, ADDR_INDIRECT, IND_TABLE, 16, F_INDIRECT, 0).offer(0, 0).handle(0)
-                .descRaw(0, 1, ADDR_INDIRECT, 0, 24, F_INDIRECT, 0).offer(0, 1).handle(0).bytes());
+                .indirect(1, 0, 0, 8, DESC_F_WRITE, 0).descRaw(0, 0, ADDR_INDIRECT, IND_TABLE, 16, DESC_F_INDIRECT, 0).offer(0, 0).handle(0)
+                .descRaw(0, 1, ADDR_INDIRECT, 0, 24, DESC_F_INDIRECT, 0).offer(0, 1).handle(0).bytes());
+        // 0 (writable) -> 1 (readable) -> 0: readable after writable, and a loop; the device may say either.
+        s.put("readable-after-writable-inside-a-loop", new Script(RNG, 0, 3)
+                .desc(0, 0, 0, 8, DESC_F_WRITE | DESC_F_NEXT, 1).desc(0, 1, 0x100, 8, DESC_F_NEXT, 0).offer(0, 0).handle(0).bytes());
         s.put("avail-idx-runs-ahead", new Script(CONSOLE, 0, 2, 2).availIdx(1, 5).handle(1).bytes());
         s.put("placed-rings-overlapping", new Script(RNG, F_PLACED | F_EVENT_IDX, 4).place(0x1000, 0x1000 + 64, 0x1000 + 32)
-                .desc(0, 0, 0, 64, F_WRITE, 0).offer(0, 0).handle(0).offer(0, 0).handle(0).bytes());
+                .desc(0, 0, 0, 64, DESC_F_WRITE, 0).offer(0, 0).handle(0).offer(0, 0).handle(0).bytes());
         return s;
     }
 }

@@ -3,7 +3,7 @@ package guestlab.vhostuser;
 import guestlab.memory.MemfdMemory;
 import guestlab.posix.EventFd;
 import guestlab.posix.UnixSocket;
-import guestlab.virtio.DriverQueue;
+import guestlab.virtio.driver.DriverQueue;
 import guestlab.virtio.VringLayout;
 
 import java.lang.foreign.Arena;

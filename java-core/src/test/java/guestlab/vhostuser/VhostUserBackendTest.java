@@ -6,7 +6,8 @@ import guestlab.devices.RngDevice;
 import guestlab.events.EventBus;
 import guestlab.events.EventKind;
 import guestlab.virtio.Buffer;
-import guestlab.virtio.DriverQueue;
+import guestlab.virtio.driver.DriverQueue;
+import guestlab.virtio.VringLayout;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -131,14 +132,14 @@ class VhostUserBackendTest {
             long f = fe.negotiate();
             fe.setMemTable();
             try (TestFrontend.Ring r = fe.ring(0, 0x10000, 64, f)) {
-                long desc = 0x10000;
-                fe.mem.writeU64(desc, 0x100000);
-                fe.mem.writeU32(desc + 8, 8);
-                fe.mem.writeU16(desc + 12, 1 | 2);
-                fe.mem.writeU16(desc + 14, 0); // NEXT back to itself
-                long avail = desc + 64 * 16;
-                fe.mem.writeU16(avail + 4, 0);
-                fe.mem.writeU16(avail + 2, 1);
+                VringLayout ring = r.driver().layout();
+                long desc = ring.descriptor(0);
+                fe.mem.writeU64(desc + VringLayout.DESC_ADDR, 0x100000);
+                fe.mem.writeU32(desc + VringLayout.DESC_LEN, 8);
+                fe.mem.writeU16(desc + VringLayout.DESC_FLAGS, VringLayout.DESC_F_NEXT | VringLayout.DESC_F_WRITE);
+                fe.mem.writeU16(desc + VringLayout.DESC_NEXT, 0); // NEXT back to itself
+                fe.mem.writeU16(ring.availSlot(0), 0);
+                fe.mem.writeU16(ring.availIdx(), 1);
                 r.kick().signal();
                 awaitEvent(EventKind.DEVICE_ERROR, "loop");
                 assertTrue(b.queues().getFirst().broken());

@@ -538,10 +538,11 @@ class VhostUserFuzzTest {
         Script request(int type, long sector, int dataLen, boolean dataWritable, int slot) {
             ByteBuffer hdr = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putInt(type).putInt(0).putLong(sector);
             poke(HDR, hdr.array());
-            int dataFlags = (dataWritable ? 2 : 0) | 1;
-            poke(RING.desc(), descs(new long[][] {{HDR, 16, 1, 1}, {DATA, dataLen, dataFlags, 2}, {STATUS, 1, 2, 0}}));
-            poke(RING.avail() + 4 + 2L * slot, new byte[2]);
-            poke(RING.avail() + 2, new byte[] {(byte) (slot + 1), 0});
+            int dataFlags = (dataWritable ? VringLayout.DESC_F_WRITE : 0) | VringLayout.DESC_F_NEXT;
+            poke(RING.desc(), descs(new long[][] {{HDR, 16, VringLayout.DESC_F_NEXT, 1}, {DATA, dataLen, dataFlags, 2},
+                    {STATUS, 1, VringLayout.DESC_F_WRITE, 0}}));
+            poke(RING.availSlot(slot), new byte[2]);
+            poke(RING.availIdx(), new byte[] {(byte) (slot + 1), 0});
             return kick(1).sync();
         }
 
@@ -609,9 +610,9 @@ class VhostUserFuzzTest {
                 .put(data).array();
     }
 
-    /** Descriptor table entries {addr, len, flags, next}. */
+    /** Descriptor table entries {addr, len, flags, next}, in order (see {@link VringLayout}). */
     static byte[] descs(long[][] d) {
-        ByteBuffer b = ByteBuffer.allocate(16 * d.length).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b = ByteBuffer.allocate(VringLayout.DESC_SIZE * d.length).order(ByteOrder.LITTLE_ENDIAN);
         for (long[] e : d) b.putLong(e[0]).putInt((int) e[1]).putShort((short) e[2]).putShort((short) e[3]);
         return b.array();
     }

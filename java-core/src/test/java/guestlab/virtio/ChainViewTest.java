@@ -39,6 +39,7 @@ class ChainViewTest {
         ChainView v = ChainView.read(mem, queue.state(), ChainView.headAt(mem, queue.state(), 0));
 
         assertEquals(3, v.head());
+        assertNull(v.reason());
         assertNull(v.problem());
         assertEquals(List.of(new ChainView.Descriptor(3, TABLE, 32, INDIRECT, 0, false),
                 new ChainView.Descriptor(0, DATA, 16, NEXT, 1, true),
@@ -51,13 +52,13 @@ class ChainViewTest {
     void aMalformedChainIsDescribedAndTheQueueStaysUsable() throws RingFault {
         raw.desc(0, DATA, 16, NEXT, 1).desc(1, DATA, 16, NEXT, 0).offer(0);
         ChainView loop = ChainView.read(mem, queue.state(), 0);
-        assertTrue(loop.problem().contains("a loop"), loop.problem());
+        assertEquals(RingFault.Reason.CHAIN_LOOP, loop.reason(), loop.problem());
         assertEquals(8, loop.descriptors().size(), "what was read before the rule broke");
         assertFalse(queue.isBroken(), "looking is not taking");
 
         raw.desc(2, 0x7fff_0000_0000L, 16, 0, 0);
-        assertTrue(ChainView.read(mem, queue.state(), 2).problem().contains("outside guest memory"));
-        assertTrue(ChainView.read(mem, queue.state(), 8).problem().contains("outside the queue of 8"));
+        assertEquals(RingFault.Reason.BUFFER_OUTSIDE_MEMORY, ChainView.read(mem, queue.state(), 2).reason());
+        assertEquals(RingFault.Reason.HEAD_OUT_OF_RANGE, ChainView.read(mem, queue.state(), 8).reason());
         assertFalse(queue.isBroken());
     }
 }

@@ -1,8 +1,11 @@
 package guestlab.virtio;
 
 import guestlab.events.EventBus;
+import guestlab.events.EventKind;
 import guestlab.events.QueueCounters;
+import guestlab.events.Subscription;
 import guestlab.memory.MemfdMemory;
+import guestlab.virtio.driver.DriverQueue;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -71,8 +74,8 @@ class DeviceQueueTest {
         DriverQueue drv = new DriverQueue(mem, ring, f);
         DeviceQueue dev = device(ring, f);
         for (int n = 0; n < 70_000; n++) roundTrip(drv, dev, n, false);
-        assertEquals(70_000 & 0xffff, mem.readU16(ring.avail() + 2));
-        assertEquals(70_000 & 0xffff, mem.readU16(ring.used() + 2));
+        assertEquals(70_000 & 0xffff, mem.readU16(ring.availIdx()));
+        assertEquals(70_000 & 0xffff, mem.readU16(ring.usedIdx()));
         assertEquals(70_000 & 0xffff, dev.state().lastAvail());
         assertEquals(70_000, dev.counters().completions.get());
     }
@@ -81,7 +84,7 @@ class DeviceQueueTest {
     void aDeviceJoiningNearTheWrapPicksUpWhereTheRingIs() throws RingFault {
         VringLayout ring = VringLayout.contiguous(8, 0, 4096);
         RawRing raw = new RawRing(mem, ring);
-        mem.writeU16(ring.used() + 2, 65534);
+        mem.writeU16(ring.usedIdx(), 65534);
         raw.availIdx = 65534;
         DeviceQueue dev = device(ring, 0);
         for (int i = 0; i < 4; i++) {
@@ -94,10 +97,10 @@ class DeviceQueueTest {
             dev.push(c, 4);
         }
         assertNull(dev.pop());
-        assertEquals(2, mem.readU16(ring.used() + 2));
+        assertEquals(2, mem.readU16(ring.usedIdx()));
         // used ring slots 6, 7, 0, 1 hold heads 0..3
-        assertEquals(0, mem.readU32(ring.used() + 4 + 8L * 6));
-        assertEquals(3, mem.readU32(ring.used() + 4 + 8L * 1));
+        assertEquals(0, mem.readU32(ring.usedElement(6) + VringLayout.USED_ELEM_ID));
+        assertEquals(3, mem.readU32(ring.usedElement(1) + VringLayout.USED_ELEM_ID));
     }
 
     @Test
@@ -114,7 +117,7 @@ class DeviceQueueTest {
         dev.push(dev.pop(), 0);
         dev.push(dev.pop(), 0);
         assertNull(dev.pop());
-        assertEquals(2, mem.readU16(ring.used() + 4 + 8L * 8), "pop() that found nothing wrote avail_event");
+        assertEquals(2, mem.readU16(ring.availEvent()), "pop() that found nothing wrote avail_event");
         drv.add(List.of(), in);
         assertTrue(drv.kickNeeded(), "re-armed: the next buffer kicks");
     }
@@ -127,7 +130,7 @@ class DeviceQueueTest {
         DeviceQueue dev = device(ring, f);
         List<Buffer> in = List.of(new Buffer(IN, 8));
         for (int i = 0; i < 3; i++) drv.add(List.of(), in);
-        mem.writeU16(ring.avail() + 4 + 2L * 8, 2); // used_event: interrupt when used.idx passes 2
+        mem.writeU16(ring.usedEvent(), 2); // interrupt when used.idx passes 2
         dev.push(dev.pop(), 0);
         assertFalse(dev.needsInterrupt());
         dev.push(dev.pop(), 0);
@@ -146,9 +149,27 @@ class DeviceQueueTest {
         drv.add(List.of(), List.of(new Buffer(IN, 8)));
         dev.push(dev.pop(), 0);
         assertTrue(dev.needsInterrupt());
-        mem.writeU16(ring.avail(), 1); // VIRTQ_AVAIL_F_NO_INTERRUPT
+        mem.writeU16(ring.availFlags(), VringLayout.AVAIL_F_NO_INTERRUPT);
         dev.push(dev.pop(), 0);
         assertFalse(dev.needsInterrupt());
+    }
+
+    @Test
+    void aSubscriberThatThrowsDoesNotStopTheQueue() throws RingFault {
+        VringLayout ring = VringLayout.contiguous(8, 0, 4096);
+        EventBus events = new EventBus(16);
+        Subscription failing = events.subscribe(e -> {
+            throw new IllegalStateException("subscriber bug");
+        });
+        DriverQueue drv = new DriverQueue(mem, ring, 0);
+        DeviceQueue dev = new DeviceQueue(mem, ring, 0, new QueueId("t", "d", 0), events, new QueueCounters());
+        for (int i = 0; i < 3; i++) {
+            int head = drv.add(List.of(), List.of(new Buffer(IN, 8)));
+            dev.push(dev.pop(), 8);
+            assertEquals(new DriverQueue.Used(head, 8), drv.pollUsed());
+        }
+        assertEquals(6, failing.failures(), "a REQUEST and a COMPLETION per round trip");
+        assertEquals(1, events.recent().stream().filter(e -> e.kind() == EventKind.HOST_WARNING).count());
     }
 
     @Test
@@ -172,11 +193,11 @@ class DeviceQueueTest {
     void aFullRingOfferedAcrossTheWrapComesBackInOrder() throws RingFault {
         VringLayout ring = VringLayout.contiguous(8, 0, 4096);
         RawRing raw = new RawRing(mem, ring);
-        mem.writeU16(ring.used() + 2, 65532);
+        mem.writeU16(ring.usedIdx(), 65532);
         raw.availIdx = 65532;
         DeviceQueue dev = device(ring, 0);
         for (int i = 0; i < 8; i++) raw.desc(i, IN + 16L * i, 16, RawRing.WRITE, 0).offer(i);
-        assertEquals(4, mem.readU16(ring.avail() + 2), "65532 + 8 wrapped");
+        assertEquals(4, mem.readU16(ring.availIdx()), "65532 + 8 wrapped");
         assertEquals(8, dev.state().pending());
         for (int i = 0; i < 8; i++) {
             DescriptorChain c = dev.pop();
@@ -185,17 +206,17 @@ class DeviceQueueTest {
             dev.push(c, 0);
         }
         assertNull(dev.pop());
-        assertEquals(4, mem.readU16(ring.used() + 2));
+        assertEquals(4, mem.readU16(ring.usedIdx()));
     }
 
     @Test
     void usedEventIsHonouredAcrossTheWrap() throws RingFault {
         VringLayout ring = VringLayout.contiguous(8, 0, 4096);
         RawRing raw = new RawRing(mem, ring);
-        mem.writeU16(ring.used() + 2, 0xfffe);
+        mem.writeU16(ring.usedIdx(), 0xfffe);
         raw.availIdx = 0xfffe;
         DeviceQueue dev = device(ring, Features.bit(Features.RING_EVENT_IDX));
-        mem.writeU16(ring.avail() + 4 + 2L * 8, 0xffff); // used_event
+        mem.writeU16(ring.usedEvent(), 0xffff);
         raw.desc(0, IN, 8, RawRing.WRITE, 0).offer(0).desc(1, IN, 8, RawRing.WRITE, 0).offer(1);
         dev.push(dev.pop(), 0); // used.idx fffe -> ffff
         assertFalse(dev.needsInterrupt());

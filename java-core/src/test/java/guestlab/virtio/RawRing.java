@@ -16,29 +16,24 @@ final class RawRing {
     }
 
     RawRing desc(int i, long addr, long len, int flags, int next) {
-        long d = ring.desc() + 16L * i;
-        mem.writeU64(d, addr);
-        mem.writeU32(d + 8, len);
-        mem.writeU16(d + 12, flags);
-        mem.writeU16(d + 14, next);
-        return this;
+        return indirect(ring.desc(), i, addr, len, flags, next);
     }
 
     /** Writes an indirect table entry at {@code table}. */
     RawRing indirect(long table, int i, long addr, long len, int flags, int next) {
-        long d = table + 16L * i;
-        mem.writeU64(d, addr);
-        mem.writeU32(d + 8, len);
-        mem.writeU16(d + 12, flags);
-        mem.writeU16(d + 14, next);
+        long d = VringLayout.descriptorAt(table, i);
+        mem.writeU64(d + VringLayout.DESC_ADDR, addr);
+        mem.writeU32(d + VringLayout.DESC_LEN, len);
+        mem.writeU16(d + VringLayout.DESC_FLAGS, flags);
+        mem.writeU16(d + VringLayout.DESC_NEXT, next);
         return this;
     }
 
     /** Puts {@code head} in the next avail slot and publishes it. */
     RawRing offer(int head) {
-        mem.writeU16(ring.avail() + 4 + 2L * (availIdx % ring.size()), head);
+        mem.writeU16(ring.availSlot(availIdx), head);
         availIdx = (availIdx + 1) & 0xffff;
-        mem.writeU16(ring.avail() + 2, availIdx);
+        mem.writeU16(ring.availIdx(), availIdx);
         return this;
     }
 
@@ -46,5 +41,5 @@ final class RawRing {
         return new DeviceQueue(mem, ring, features, new QueueId("test", "dev", 0), new EventBus(16), new QueueCounters());
     }
 
-    static final int NEXT = DeviceQueue.DESC_F_NEXT, WRITE = DeviceQueue.DESC_F_WRITE, INDIRECT = DeviceQueue.DESC_F_INDIRECT;
+    static final int NEXT = VringLayout.DESC_F_NEXT, WRITE = VringLayout.DESC_F_WRITE, INDIRECT = VringLayout.DESC_F_INDIRECT;
 }

@@ -3,6 +3,7 @@ package guestlab.engine.qemu;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import guestlab.events.GuardedListener;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -26,7 +27,9 @@ import java.util.function.Consumer;
 /**
  * A QEMU Machine Protocol client over a unix socket. A reader thread splits the stream into JSON
  * lines: replies go to the command waiting for them (matched by id), asynchronous events
- * ({@code "event"} lines) to the listeners and a short history. Every wait has a timeout.
+ * ({@code "event"} lines) to the listeners and a short history. Every wait has a timeout. A
+ * listener that throws keeps getting events; its failures are counted ({@link #listenerFailures})
+ * and the first one of each listener is printed once on stderr.
  */
 public final class QmpClient implements AutoCloseable {
     /** One asynchronous QMP event, e.g. STOP, RESUME, SHUTDOWN. */
@@ -38,16 +41,18 @@ public final class QmpClient implements AutoCloseable {
     /** What the reader thread queues: a reply, or the reason the connection ended. */
     private record Incoming(JsonNode reply, String closedBecause) {}
 
+    private final Path socket;
     private final SocketChannel channel;
     private final Duration timeout;
     private final BlockingQueue<Incoming> replies = new LinkedBlockingQueue<>();
-    private final List<Consumer<Event>> listeners = new CopyOnWriteArrayList<>();
+    private final List<GuardedListener<Event>> listeners = new CopyOnWriteArrayList<>();
     private final ArrayDeque<Event> history = new ArrayDeque<>();
     private final AtomicLong ids = new AtomicLong();
     private final Thread reader;
     private volatile boolean closed;
 
-    private QmpClient(SocketChannel channel, Duration timeout) {
+    private QmpClient(Path socket, SocketChannel channel, Duration timeout) {
+        this.socket = socket;
         this.channel = channel;
         this.timeout = timeout;
         this.reader = Thread.ofPlatform().daemon().name("guestlab-qmp-reader").unstarted(this::readLoop);
@@ -56,7 +61,7 @@ public final class QmpClient implements AutoCloseable {
     /** Connects, reads the greeting and negotiates capabilities; {@code timeout} bounds every later wait. */
     public static QmpClient connect(Path socket, Duration timeout) throws IOException {
         SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(socket));
-        QmpClient c = new QmpClient(ch, timeout);
+        QmpClient c = new QmpClient(socket, ch, timeout);
         try {
             c.reader.start();
             JsonNode greeting = c.next("the QMP greeting");
@@ -70,7 +75,12 @@ public final class QmpClient implements AutoCloseable {
     }
 
     public void addListener(Consumer<Event> listener) {
-        listeners.add(listener);
+        listeners.add(new GuardedListener<>(listener));
+    }
+
+    /** How many times listeners have thrown, all told. */
+    public long listenerFailures() {
+        return listeners.stream().mapToLong(GuardedListener::failures).sum();
     }
 
     /** The most recent events (up to 256), oldest first. */
@@ -231,11 +241,11 @@ public final class QmpClient implements AutoCloseable {
             if (history.size() == EVENT_HISTORY) history.removeFirst();
             history.addLast(ev);
         }
-        for (Consumer<Event> l : listeners) {
-            try {
-                l.accept(ev);
-            } catch (RuntimeException ignored) {
-                // a faulty listener must not stop the reader
+        for (GuardedListener<Event> l : listeners) {
+            Throwable first = l.deliver(ev);
+            if (first != null) {
+                System.err.println("guestlab: a QMP event listener on " + socket + " threw " + first + " on " + ev.name()
+                        + "; it keeps getting events, and its later failures are only counted");
             }
         }
     }

@@ -1,5 +1,7 @@
 package guestlab.engine.qemu;
 
+import guestlab.events.GuardedListener;
+
 import java.io.IOException;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
@@ -21,7 +23,8 @@ import java.util.regex.Pattern;
 /**
  * The guest's serial console over QEMU's unix socket chardev. A reader thread appends everything
  * the guest prints to a buffer (the last {@link #DEFAULT_KEEP} characters are kept) and mirrors it
- * to an optional sink. {@link #expect} waits for a pattern after the previous match; {@link #run}
+ * to an optional sink (a sink that throws is counted by {@link #sinkFailures}, its first failure
+ * printed once on stderr, and it keeps getting output). {@link #expect} waits for a pattern after the previous match; {@link #run}
  * runs one shell command and returns its output and exit status.
  */
 public final class SerialConsole implements AutoCloseable {
@@ -30,8 +33,9 @@ public final class SerialConsole implements AutoCloseable {
     /** What a shell command printed (CR LF turned into LF) and its exit status. */
     public record Result(String output, int exitCode) {}
 
+    private final Path socket;
     private final SocketChannel channel;
-    private final Consumer<String> sink;
+    private final GuardedListener<String> sink; // or null
     private final int keep;
     private final Object lock = new Object();
     private final StringBuilder buf = new StringBuilder();
@@ -42,9 +46,10 @@ public final class SerialConsole implements AutoCloseable {
     private final AtomicLong runs = new AtomicLong();
     private final String nonce = Long.toString(ThreadLocalRandom.current().nextLong(1L << 40), 36);
 
-    private SerialConsole(SocketChannel channel, Consumer<String> sink, int keep) {
+    private SerialConsole(Path socket, SocketChannel channel, Consumer<String> sink, int keep) {
+        this.socket = socket;
         this.channel = channel;
-        this.sink = sink;
+        this.sink = sink == null ? null : new GuardedListener<>(sink);
         this.keep = keep;
         this.reader = Thread.ofPlatform().daemon().name("guestlab-serial-reader").unstarted(this::readLoop);
     }
@@ -55,7 +60,7 @@ public final class SerialConsole implements AutoCloseable {
     }
 
     public static SerialConsole connect(Path socket, Consumer<String> sink, int keepChars) throws IOException {
-        SerialConsole c = new SerialConsole(SocketChannel.open(UnixDomainSocketAddress.of(socket)), sink, keepChars);
+        SerialConsole c = new SerialConsole(socket, SocketChannel.open(UnixDomainSocketAddress.of(socket)), sink, keepChars);
         c.reader.start();
         return c;
     }
@@ -163,6 +168,11 @@ public final class SerialConsole implements AutoCloseable {
         }
     }
 
+    /** How many chunks of output the sink has thrown on. */
+    public long sinkFailures() {
+        return sink == null ? 0 : sink.failures();
+    }
+
     public boolean isOpen() {
         synchronized (lock) {
             return closedBecause == null;
@@ -201,12 +211,10 @@ public final class SerialConsole implements AutoCloseable {
                 if (!out.hasRemaining()) continue;
                 String chunk = out.toString();
                 append(chunk);
-                if (sink != null) {
-                    try {
-                        sink.accept(chunk);
-                    } catch (RuntimeException ignored) {
-                        // a faulty sink must not stop the reader
-                    }
+                Throwable first = sink == null ? null : sink.deliver(chunk);
+                if (first != null) {
+                    System.err.println("guestlab: the serial console sink on " + socket + " threw " + first
+                            + "; it keeps getting output, and its later failures are only counted");
                 }
             }
         } catch (IOException e) {

@@ -2,7 +2,8 @@ package guestlab.engine.sim;
 
 import guestlab.memory.GuestMemory;
 import guestlab.virtio.Buffer;
-import guestlab.virtio.DriverQueue;
+import guestlab.virtio.driver.DriverQueue;
+import guestlab.virtio.VringLayout;
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -64,7 +65,7 @@ public final class SimConsoleDriver extends SimDriver {
 
     /** Which rx buffer a returned head carried: heads are reused, so remember by address. */
     private int indexOf(int head) {
-        long addr = mem.readU64(queues[0].layout().desc() + 16L * head);
+        long addr = mem.readU64(queues[0].layout().descriptor(head) + VringLayout.DESC_ADDR);
         return (int) ((addr - rx) / RX_SIZE);
     }
 }

@@ -6,7 +6,7 @@ import guestlab.lguest.LguestVqConfig;
 import guestlab.memory.GuestMemory;
 import guestlab.virtio.Buffer;
 import guestlab.virtio.DeviceStatus;
-import guestlab.virtio.DriverQueue;
+import guestlab.virtio.driver.DriverQueue;
 import guestlab.virtio.Features;
 
 import java.time.Duration;

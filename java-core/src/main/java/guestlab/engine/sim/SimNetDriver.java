@@ -3,7 +3,8 @@ package guestlab.engine.sim;
 import guestlab.virtio.net.NetSpec;
 import guestlab.memory.GuestMemory;
 import guestlab.virtio.Buffer;
-import guestlab.virtio.DriverQueue;
+import guestlab.virtio.driver.DriverQueue;
+import guestlab.virtio.VringLayout;
 
 import java.time.Duration;
 import java.util.Arrays;
@@ -64,7 +65,7 @@ public final class SimNetDriver extends SimDriver {
     public synchronized byte[] receive(Duration wait) {
         DriverQueue.Used u = pollUsed(0, wait);
         if (u == null) return null;
-        long buf = mem.readU64(queues[0].layout().desc() + 16L * u.head());
+        long buf = mem.readU64(queues[0].layout().descriptor(u.head()) + VringLayout.DESC_ADDR);
         int len = Math.max(0, Math.min(u.len(), BUF_SIZE) - header());
         byte[] frame = mem.read(buf + header(), len);
         post(buf);

@@ -2,7 +2,7 @@ package guestlab.engine.sim;
 
 import guestlab.memory.GuestMemory;
 import guestlab.virtio.Buffer;
-import guestlab.virtio.DriverQueue;
+import guestlab.virtio.driver.DriverQueue;
 
 import java.time.Duration;
 import java.util.Arrays;

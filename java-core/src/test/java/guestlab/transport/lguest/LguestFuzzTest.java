@@ -276,14 +276,14 @@ class LguestFuzzTest {
             VringLayout ring = LguestRing.at(ringAt / PAGE, 64); // rng and console queues are 64 entries
             if (ringAt == 0 || ring.used() + ring.usedBytes() > RESERVED) return;
             slot %= ring.size();
-            long e = ring.desc() + 16L * slot;
-            mem.writeU64(e, addr);
-            mem.writeU32(e + 8, len);
-            mem.writeU16(e + 12, flags);
-            mem.writeU16(e + 14, next);
-            int idx = mem.readU16(ring.avail() + 2);
-            mem.writeU16(ring.avail() + 4 + 2L * (idx % ring.size()), slot);
-            mem.writeU16(ring.avail() + 2, idx + 1);
+            long e = ring.descriptor(slot);
+            mem.writeU64(e + VringLayout.DESC_ADDR, addr);
+            mem.writeU32(e + VringLayout.DESC_LEN, len);
+            mem.writeU16(e + VringLayout.DESC_FLAGS, flags);
+            mem.writeU16(e + VringLayout.DESC_NEXT, next);
+            int idx = mem.readU16(ring.availIdx());
+            mem.writeU16(ring.availSlot(idx), slot);
+            mem.writeU16(ring.availIdx(), idx + 1);
             log.add(String.format("offer %d/%d slot %d {0x%x, %d, %d, %d}", dev, q, slot, addr, len, flags, next));
             notifyGuest(ring.desc());
         }

@@ -1,8 +1,20 @@
-package guestlab.virtio;
+package guestlab.virtio.driver;
 
 import guestlab.memory.GuestMemory;
+import guestlab.virtio.Buffer;
+import guestlab.virtio.Features;
+import guestlab.virtio.VringLayout;
 
 import java.util.List;
+
+import static guestlab.virtio.VringLayout.DESC_ADDR;
+import static guestlab.virtio.VringLayout.DESC_FLAGS;
+import static guestlab.virtio.VringLayout.DESC_F_INDIRECT;
+import static guestlab.virtio.VringLayout.DESC_F_NEXT;
+import static guestlab.virtio.VringLayout.DESC_F_WRITE;
+import static guestlab.virtio.VringLayout.DESC_LEN;
+import static guestlab.virtio.VringLayout.DESC_NEXT;
+import static guestlab.virtio.VringLayout.DESC_SIZE;
 
 /**
  * The driver side of a split virtqueue (virtio 1.x section 2.7, driver requirements), for
@@ -34,7 +46,7 @@ public final class DriverQueue {
         mem.clear(ring.avail(), ring.availBytes());
         mem.clear(ring.used(), ring.usedBytes());
         for (int i = 0; i < ring.size() - 1; i++) {
-            mem.writeU16(descAddr(i) + 14, i + 1);
+            mem.writeU16(ring.descriptor(i) + DESC_NEXT, i + 1);
         }
         numFree = ring.size();
     }
@@ -64,25 +76,24 @@ public final class DriverQueue {
         int last = head;
         for (int i = 0; i < n; i++) {
             Buffer b = i < out.size() ? out.get(i) : in.get(i - out.size());
-            long a = descAddr(d);
-            mem.writeU64(a, b.addr());
-            mem.writeU32(a + 8, b.len());
-            int flags = (i < out.size() ? 0 : DeviceQueue.DESC_F_WRITE) | (i + 1 < n ? DeviceQueue.DESC_F_NEXT : 0);
-            mem.writeU16(a + 12, flags);
+            long a = ring.descriptor(d);
+            mem.writeU64(a + DESC_ADDR, b.addr());
+            mem.writeU32(a + DESC_LEN, b.len());
+            mem.writeU16(a + DESC_FLAGS, (i < out.size() ? 0 : DESC_F_WRITE) | (i + 1 < n ? DESC_F_NEXT : 0));
             last = d;
-            d = mem.readU16(a + 14);
+            d = mem.readU16(a + DESC_NEXT);
         }
         freeHead = d;
         numFree -= n;
         chainLength[head] = n;
-        mem.writeU16(descAddr(last) + 14, 0);
+        mem.writeU16(ring.descriptor(last) + DESC_NEXT, 0);
         publish(head);
         return head;
     }
 
     /**
      * Offers a chain through one indirect descriptor whose table the caller placed at
-     * {@code table} (16 bytes per buffer, section 2.7.5.3). Returns the head, or -1 if no
+     * {@code table} (one descriptor per buffer, section 2.7.5.3). Returns the head, or -1 if no
      * descriptor is free.
      */
     public int addIndirect(List<Buffer> out, List<Buffer> in, long table) {
@@ -92,20 +103,20 @@ public final class DriverQueue {
         if (numFree == 0) return -1;
         for (int i = 0; i < n; i++) {
             Buffer b = i < out.size() ? out.get(i) : in.get(i - out.size());
-            long a = table + 16L * i;
-            mem.writeU64(a, b.addr());
-            mem.writeU32(a + 8, b.len());
-            mem.writeU16(a + 12, (i < out.size() ? 0 : DeviceQueue.DESC_F_WRITE) | (i + 1 < n ? DeviceQueue.DESC_F_NEXT : 0));
-            mem.writeU16(a + 14, i + 1 < n ? i + 1 : 0);
+            long a = VringLayout.descriptorAt(table, i);
+            mem.writeU64(a + DESC_ADDR, b.addr());
+            mem.writeU32(a + DESC_LEN, b.len());
+            mem.writeU16(a + DESC_FLAGS, (i < out.size() ? 0 : DESC_F_WRITE) | (i + 1 < n ? DESC_F_NEXT : 0));
+            mem.writeU16(a + DESC_NEXT, i + 1 < n ? i + 1 : 0);
         }
         int head = freeHead;
-        long a = descAddr(head);
-        freeHead = mem.readU16(a + 14);
+        long a = ring.descriptor(head);
+        freeHead = mem.readU16(a + DESC_NEXT);
         numFree--;
         chainLength[head] = 1;
-        mem.writeU64(a, table);
-        mem.writeU32(a + 8, 16L * n);
-        mem.writeU16(a + 12, DeviceQueue.DESC_F_INDIRECT);
+        mem.writeU64(a + DESC_ADDR, table);
+        mem.writeU32(a + DESC_LEN, (long) DESC_SIZE * n);
+        mem.writeU16(a + DESC_FLAGS, DESC_F_INDIRECT);
         publish(head);
         return head;
     }
@@ -116,34 +127,34 @@ public final class DriverQueue {
         int old = kickedAt;
         kickedAt = availIdx;
         if (eventIdx) {
-            int availEvent = mem.readU16(ring.used() + 4 + 8L * ring.size());
+            int availEvent = mem.readU16(ring.availEvent());
             return ((availIdx - availEvent - 1) & 0xffff) < ((availIdx - old) & 0xffff);
         }
-        return (mem.readU16(ring.used()) & 1) == 0; // VIRTQ_USED_F_NO_NOTIFY
+        return (mem.readU16(ring.usedFlags()) & VringLayout.USED_F_NO_NOTIFY) == 0;
     }
 
     /** The next buffer the device has returned, or null; its descriptors become free again. */
     public Used pollUsed() {
-        int usedIdx = mem.readU16(ring.used() + 2);
+        int usedIdx = mem.readU16(ring.usedIdx());
         if (usedIdx == lastUsed) {
-            if (eventIdx) mem.writeU16(ring.avail() + 4 + 2L * ring.size(), lastUsed);
+            if (eventIdx) mem.writeU16(ring.usedEvent(), lastUsed);
             return null;
         }
         GuestMemory.fence();
-        long elem = ring.used() + 4 + 8L * (lastUsed % ring.size());
-        int head = (int) mem.readU32(elem);
-        int len = (int) mem.readU32(elem + 4);
+        long elem = ring.usedElement(lastUsed);
+        int head = (int) mem.readU32(elem + VringLayout.USED_ELEM_ID);
+        int len = (int) mem.readU32(elem + VringLayout.USED_ELEM_LEN);
         lastUsed = (lastUsed + 1) & 0xffff;
-        if (eventIdx) mem.writeU16(ring.avail() + 4 + 2L * ring.size(), lastUsed);
+        if (eventIdx) mem.writeU16(ring.usedEvent(), lastUsed);
         free(head);
         return new Used(head, len);
     }
 
     private void publish(int head) {
-        mem.writeU16(ring.avail() + 4 + 2L * (availIdx % ring.size()), head);
+        mem.writeU16(ring.availSlot(availIdx), head);
         GuestMemory.fence(); // ring entry before idx (section 2.7.13.2)
         availIdx = (availIdx + 1) & 0xffff;
-        mem.writeU16(ring.avail() + 2, availIdx);
+        mem.writeU16(ring.availIdx(), availIdx);
     }
 
     private void free(int head) {
@@ -151,13 +162,9 @@ public final class DriverQueue {
         if (n == 0) throw new IllegalStateException("device returned head " + head + ", which is not in flight");
         chainLength[head] = 0;
         int last = head;
-        for (int i = 1; i < n; i++) last = mem.readU16(descAddr(last) + 14);
-        mem.writeU16(descAddr(last) + 14, freeHead);
+        for (int i = 1; i < n; i++) last = mem.readU16(ring.descriptor(last) + DESC_NEXT);
+        mem.writeU16(ring.descriptor(last) + DESC_NEXT, freeHead);
         freeHead = head;
         numFree += n;
-    }
-
-    private long descAddr(int i) {
-        return ring.desc() + 16L * i;
     }
 }

@@ -1,0 +1,99 @@
+package guestlab.events;
+
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import static guestlab.events.EventKind.HOST_WARNING;
+import static guestlab.events.EventKind.REQUEST;
+import static org.junit.jupiter.api.Assertions.*;
+
+/** A subscriber that throws is counted and reported once; the publisher and the other subscribers carry on. */
+class EventBusTest {
+    private final EventBus bus = new EventBus(16);
+
+    private static Event request(int i) {
+        return new Event(i, "g1", "rng0", 0, REQUEST, i, 0, 8, -1, "");
+    }
+
+    private List<Event> warnings() {
+        return bus.recent().stream().filter(e -> e.kind() == HOST_WARNING).toList();
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <E extends Throwable> void sneak(Throwable t) throws E {
+        throw (E) t; // what a Clojure fn does with a checked exception
+    }
+
+    @Test
+    void aFailingSubscriberIsCountedReportedOnceAndKeepsGettingEvents() {
+        List<Event> failingHeard = new CopyOnWriteArrayList<>(), goodHeard = new CopyOnWriteArrayList<>();
+        Subscription failing = bus.subscribe(e -> {
+            failingHeard.add(e);
+            throw new IllegalStateException("subscriber bug");
+        });
+        Subscription good = bus.subscribe(goodHeard::add);
+
+        for (int i = 0; i < 3; i++) bus.publish(request(i));
+
+        assertEquals(3, failing.failures());
+        assertEquals(0, good.failures());
+        assertEquals(3, failingHeard.size(), "still delivered to, but never its own report");
+        // The failing subscriber comes first: its report reaches the other before the first request does.
+        assertEquals(List.of(HOST_WARNING, REQUEST, REQUEST, REQUEST), goodHeard.stream().map(Event::kind).toList());
+        Event report = warnings().getFirst();
+        assertEquals(1, warnings().size(), "reported once, not per event");
+        assertEquals("g1", report.guest());
+        assertTrue(report.detail().contains("java.lang.IllegalStateException: subscriber bug"), report.detail());
+        assertTrue(report.detail().contains("on REQUEST"), report.detail());
+
+        failing.close();
+        bus.publish(request(3));
+        assertEquals(3, failing.failures(), "closing unsubscribes");
+    }
+
+    @Test
+    void twoFailingSubscribersAreEachReportedOnceAndNeverToThemselves() {
+        List<Event> firstHeard = new CopyOnWriteArrayList<>(), secondHeard = new CopyOnWriteArrayList<>();
+        Subscription first = bus.subscribe(e -> {
+            firstHeard.add(e);
+            throw new IllegalStateException("first");
+        });
+        Subscription second = bus.subscribe(e -> {
+            secondHeard.add(e);
+            throw new IllegalStateException("second");
+        });
+
+        bus.publish(request(0));
+
+        // first fails on the request; second fails first on first's report, and first then
+        // fails on second's report (counted, not reported again); second fails on the request.
+        assertEquals(2, first.failures());
+        assertEquals(2, second.failures());
+        assertEquals(List.of(REQUEST, HOST_WARNING), firstHeard.stream().map(Event::kind).toList());
+        assertTrue(firstHeard.get(1).detail().contains("second"), firstHeard.get(1).detail());
+        assertEquals(List.of(HOST_WARNING, REQUEST), secondHeard.stream().map(Event::kind).toList());
+        assertTrue(secondHeard.getFirst().detail().contains("first"), secondHeard.getFirst().detail());
+        assertEquals(2, warnings().size());
+    }
+
+    @Test
+    void checkedExceptionsAndErrorsFromASubscriberNeverReachThePublisher() {
+        Subscription checked = bus.subscribe(e -> sneak(new IOException("disk full")));
+        Subscription assertion = bus.subscribe(e -> {
+            throw new AssertionError("a test's subscriber");
+        });
+
+        assertDoesNotThrow(() -> bus.publish(request(0)));
+        assertDoesNotThrow(() -> bus.publish(request(1)));
+
+        // Two requests each, and one report of the other's first failure each.
+        assertEquals(3, checked.failures());
+        assertEquals(3, assertion.failures());
+        assertEquals(2, warnings().size());
+        assertTrue(warnings().stream().anyMatch(w -> w.detail().contains("java.io.IOException: disk full")), warnings().toString());
+        assertTrue(warnings().stream().anyMatch(w -> w.detail().contains("AssertionError: a test's subscriber")), warnings().toString());
+    }
+}
