@@ -16,12 +16,18 @@
   "The most bytes one peek, poke, inject! or chain descriptor moves: 1 MiB."
   (* 1024 1024))
 
+(defn- fault-keyword
+  "A RingFault reason as a keyword: CHAIN_LOOP -> :chain-loop."
+  [reason]
+  (keyword (str/lower-case (str/replace (str reason) "_" "-"))))
+
 (defn- ->map [^QueueState q]
   (let [id (.id q) c (.counters q)]
     {:device (.device id) :queue (.index id) :size (.size q)
      :desc (.descAddr q) :avail (.availAddr q) :used (.usedAddr q)
      :avail-idx (.availIdx q) :last-seen (.lastAvail q) :used-idx (.usedIdx q)
      :pending (.pending q) :in-flight (.inFlight q) :broken (.broken q)
+     :fault (some-> (.fault q) fault-keyword)
      :counters {:kicks (.kicks c) :requests (.requests c) :completions (.completions c)
                 :interrupts (.interrupts c) :bytes-read (.bytesRead c)
                 :bytes-written (.bytesWritten c) :errors (.errors c)}}))
@@ -144,7 +150,8 @@
   from descriptor h. Each descriptor comes with up to :max-bytes (default 64) of its buffer.
   :status says whether the chain is still :pending, already :taken (once the device has used it,
   the driver may have reused its buffers: see next-chain for a chain caught in flight) or :stale.
-  A chain that breaks the rules has :problem saying which, as the device would see it."
+  A chain that breaks the rules has :problem saying which, as the device would see it, and :fault
+  naming the rule (:chain-loop, :buffer-outside-memory, ...)."
   ([g device queue] (chain g device queue {}))
   ([g device queue opts]
    (check/with-guest [vm "rings/chain" g]
@@ -166,7 +173,8 @@
        {:device n :queue queue :head head :avail-index avail
         :status (when avail (slot-status q avail))
         :descriptors (mapv #(descriptor->map m max-bytes %) (.descriptors v))
-        :problem (.problem v)}))))
+        :problem (.problem v)
+        :fault (some-> (.reason v) fault-keyword)}))))
 
 (defn next-chain
   "Waits up to :timeout-ms (default 10000) for the device to take its next chain on the queue,

@@ -51,7 +51,10 @@
         (let [[q] (rings/queues vm :block0)
               desc2 (VringLayout/descriptorAt (:desc q) (:next data))]
           (rings/poke vm desc2 [0 0 0 0 0 0 0 0x40])
-          (is (re-find #"outside guest memory" (:problem (rings/chain vm :block0 0))))
+          (let [c (rings/chain vm :block0 0)]
+            (is (re-find #"outside guest memory" (:problem c)))
+            (is (= :buffer-outside-memory (:fault c))))
+          (is (nil? (:fault (first (rings/queues vm :block0)))) "the queue itself is not broken")
           (is (= 0 (get-in (first (rings/queues vm :block0)) [:counters :errors])) "reading broke nothing"))))))
 
 (deftest inject-feeds-receive-queues-and-says-what-cannot
