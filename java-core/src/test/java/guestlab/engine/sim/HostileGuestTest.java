@@ -6,6 +6,7 @@ import guestlab.launcher.DeviceSpec;
 import guestlab.launcher.Guest;
 import guestlab.launcher.GuestSpec;
 import guestlab.launcher.Launcher;
+import guestlab.testing.Await;
 import guestlab.virtio.DeviceStatus;
 import guestlab.virtio.QueueState;
 import org.junit.jupiter.api.AfterEach;
@@ -53,11 +54,8 @@ class HostileGuestTest {
         mem.writeU16(q.availAddr() + 2, idx + 1);
         g.notify(q.descAddr());
 
-        long deadline = System.nanoTime() + 5_000_000_000L;
-        while ((g.deviceStatus("block0") & DeviceStatus.NEEDS_RESET) == 0 && System.nanoTime() < deadline) {
-            Thread.sleep(5);
-        }
-        assertTrue((g.deviceStatus("block0") & DeviceStatus.NEEDS_RESET) != 0, "block0 is NEEDS_RESET");
+        Await.until("block0's status to say NEEDS_RESET", () -> g.deviceStatus("block0"),
+                st -> (st & DeviceStatus.NEEDS_RESET) != 0);
         Event error = g.events().recent().stream().filter(e -> e.kind() == EventKind.DEVICE_ERROR).findFirst().orElseThrow();
         assertEquals("block0", error.device());
         assertTrue(error.detail().contains("loop"), error.detail());

@@ -1,0 +1,59 @@
+package guestlab.testing;
+
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.BeforeEachCallback;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
+import java.io.File;
+import java.lang.annotation.ElementType;
+import java.lang.annotation.Retention;
+import java.lang.annotation.RetentionPolicy;
+import java.lang.annotation.Target;
+
+/**
+ * A test (or every test of a class) that starts qemu-system-x86_64: tagged {@code qemu}, and
+ * skipped, as a JUnit assumption with the reason in the report, where QEMU is not installed or
+ * the run says {@code -Dguestlab.qemu=false}. Surefire runs these by default.
+ */
+@Target({ElementType.TYPE, ElementType.METHOD})
+@Retention(RetentionPolicy.RUNTIME)
+@Tag("qemu")
+@ExtendWith(RequiresQemu.Check.class)
+public @interface RequiresQemu {
+    /** The assumption, before the class's {@code @BeforeAll} (a boot, often) or before one test. */
+    final class Check implements BeforeAllCallback, BeforeEachCallback {
+        public static final String BINARY = "qemu-system-x86_64";
+
+        /** Why QEMU tests cannot run here, or null when they can. */
+        public static String missing() {
+            if ("false".equals(System.getProperty("guestlab.qemu"))) return "QEMU tests are turned off (-Dguestlab.qemu=false)";
+            return missingOn(System.getenv("PATH"));
+        }
+
+        /** Why QEMU tests cannot run with {@code path} as PATH, or null when qemu-system-x86_64 is on it. */
+        public static String missingOn(String path) {
+            for (String dir : (path == null ? "" : path).split(File.pathSeparator)) {
+                if (!dir.isEmpty() && new File(dir, BINARY).canExecute()) return null;
+            }
+            return BINARY + " not found on PATH: install qemu-system-x86";
+        }
+
+        @Override
+        public void beforeAll(ExtensionContext context) {
+            assume();
+        }
+
+        @Override
+        public void beforeEach(ExtensionContext context) {
+            assume();
+        }
+
+        private static void assume() {
+            String why = missing();
+            Assumptions.assumeTrue(why == null, why);
+        }
+    }
+}
