@@ -2,6 +2,7 @@ package guestlab.launcher;
 
 import guestlab.image.DebianKit;
 import guestlab.image.GuestKit;
+import guestlab.testing.RequiresQemu;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -19,6 +20,7 @@ class OwnKernelTest {
     Path dir;
 
     @Test
+    @RequiresQemu
     void bootsAKernelAndInitrdGivenByPath() throws Exception {
         GuestKit kit = new DebianKit(DebianKit.defaultCache(), s -> {}).get();
         Path kernel = Files.copy(kit.kernel(), dir.resolve("my-vmlinuz"));

@@ -1,14 +1,17 @@
 package guestlab.launcher;
 
+import guestlab.testing.Footprint;
+import guestlab.testing.RequiresQemu;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.File;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -16,24 +19,20 @@ import static org.junit.jupiter.api.Assertions.*;
  * Fifty real guests started and stopped in one JVM leave nothing behind: no file descriptors,
  * no guestlab threads, no mappings of guest memory, no QEMU processes. About 4 s a cycle.
  */
+@RequiresQemu
 class QemuCyclesTest {
     @TempDir
     Path dir;
 
-    private static int fds() {
-        return new File("/proc/self/fd").list().length;
-    }
-
-    private static long threads() {
-        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().startsWith("guestlab-")).count();
-    }
-
+    /** Mappings of this test's guest memory (the launcher names its memfd after the guest). */
     private static long memfdMappings() throws Exception {
-        return Files.readAllLines(Path.of("/proc/self/maps")).stream().filter(l -> l.contains("memfd:")).count();
+        return Files.readAllLines(Path.of("/proc/self/maps")).stream().filter(l -> l.contains("memfd:guestlab-cycle ")).count();
     }
 
-    private static long qemuChildren() {
-        return ProcessHandle.current().descendants().filter(p -> p.info().command().orElse("").contains("qemu")).count();
+    /** QEMU processes of this JVM's that were not running when {@code before} was taken. */
+    private static List<Long> newQemus(Set<Long> before) {
+        return ProcessHandle.current().descendants().filter(p -> !before.contains(p.pid()))
+                .filter(p -> p.info().command().orElse("").contains("qemu")).map(ProcessHandle::pid).toList();
     }
 
     @Test
@@ -48,21 +47,21 @@ class QemuCyclesTest {
                 new DeviceSpec("rng", null, Map.of())));
         try (Launcher launcher = new Launcher()) {
             launcher.start(spec).stop(); // warm up: class loading, the kit, the JDK's own sockets
-            int fds = fds();
-            long threads = threads();
-            long maps = memfdMappings();
+            Footprint opened = Footprint.take();
+            Set<Long> processes = ProcessHandle.current().descendants().map(ProcessHandle::pid).collect(Collectors.toSet());
+            assertEquals(0, memfdMappings(), "the warm-up guest's memory is unmapped");
             for (int i = 0; i < 50; i++) {
                 QemuGuest g = (QemuGuest) launcher.start(spec);
                 assertEquals(0, g.console().run("head -c 512 /dev/vda > /dev/null", java.time.Duration.ofSeconds(60)).exitCode());
-                assertTrue(memfdMappings() > maps, "guest memory is mapped while the guest runs");
+                assertTrue(memfdMappings() > 0, "guest memory is mapped while the guest runs");
+                assertTrue(opened.newThreads().stream().anyMatch(t -> t.startsWith("guestlab-cycle-block0-")),
+                        () -> "the guest's own device threads are seen: " + opened.newThreads());
                 g.stop();
                 assertEquals(Guest.State.STOPPED, g.state());
             }
-            for (int i = 0; i < 100 && (fds() != fds || threads() != threads); i++) Thread.sleep(20);
-            assertEquals(fds, fds(), "file descriptors");
-            assertEquals(threads, threads(), "guestlab threads");
-            assertEquals(maps, memfdMappings(), "mappings of guest memory");
-            assertEquals(0, qemuChildren(), "QEMU processes");
+            opened.assertReleased("fifty stopped guests");
+            assertEquals(0, memfdMappings(), "mappings of guest memory");
+            assertEquals(List.of(), newQemus(processes), "QEMU processes");
             assertEquals(0, launcher.switchNamed("lan").portCount(), "switch ports");
         }
     }

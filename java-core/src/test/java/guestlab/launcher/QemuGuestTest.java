@@ -2,6 +2,7 @@ package guestlab.launcher;
 
 import guestlab.engine.qemu.SerialConsole;
 import guestlab.events.EventKind;
+import guestlab.testing.RequiresQemu;
 import guestlab.virtio.QueueState;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -25,6 +26,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * Debian's stock kernel in QEMU, its disks and rng served by guestlab over vhost-user. One boot
  * for the class (about 4 s under TCG); each test uses its own region of the disks.
  */
+@RequiresQemu
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class QemuGuestTest {
     private static final Duration T = Duration.ofSeconds(120);

@@ -1,5 +1,6 @@
 package guestlab.launcher;
 
+import guestlab.testing.RequiresQemu;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -10,6 +11,7 @@ import java.util.concurrent.CompletableFuture;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Two real Linux guests on one guestlab switch, their virtio-net cards served over vhost-user. */
+@RequiresQemu
 class TwoGuestsPingTest {
     private static GuestSpec spec(String name, String mac) {
         return new GuestSpec(name, "qemu", 256L << 20,

@@ -2,16 +2,18 @@ package guestlab.testing;
 
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.BeforeEachCallback;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.extension.ExtensionContext;
+import org.junit.jupiter.api.extension.InvocationInterceptor;
+import org.junit.jupiter.api.extension.ReflectiveInvocationContext;
 
 import java.io.File;
 import java.lang.annotation.ElementType;
 import java.lang.annotation.Retention;
 import java.lang.annotation.RetentionPolicy;
 import java.lang.annotation.Target;
+import java.lang.reflect.Method;
 
 /**
  * A test (or every test of a class) that starts qemu-system-x86_64: tagged {@code qemu}, and
@@ -23,8 +25,13 @@ import java.lang.annotation.Target;
 @Tag("qemu")
 @ExtendWith(RequiresQemu.Check.class)
 public @interface RequiresQemu {
-    /** The assumption, before the class's {@code @BeforeAll} (a boot, often) or before one test. */
-    final class Check implements BeforeAllCallback, BeforeEachCallback {
+    /**
+     * Where QEMU is missing: the class's {@code @BeforeAll} and {@code @AfterAll} (a boot, often,
+     * and its teardown) are not run, and each test is skipped by an assumption before it starts,
+     * so the report lists every one of them as skipped, with the reason (a class aborted as a
+     * whole would be reported as no tests at all). The reason also goes to the test output.
+     */
+    final class Check implements BeforeEachCallback, InvocationInterceptor {
         public static final String BINARY = "qemu-system-x86_64";
 
         /** Why QEMU tests cannot run here, or null when they can. */
@@ -42,18 +49,27 @@ public @interface RequiresQemu {
         }
 
         @Override
-        public void beforeAll(ExtensionContext context) {
-            assume();
+        public void beforeEach(ExtensionContext context) {
+            String why = missing();
+            if (why != null) {
+                System.out.println("[qemu] skipped " + context.getRequiredTestClass().getName() + "."
+                        + context.getRequiredTestMethod().getName() + ": " + why);
+            }
+            Assumptions.assumeTrue(why == null, why);
         }
 
         @Override
-        public void beforeEach(ExtensionContext context) {
-            assume();
+        public void interceptBeforeAllMethod(Invocation<Void> invocation, ReflectiveInvocationContext<Method> method,
+                                             ExtensionContext context) throws Throwable {
+            if (missing() == null) invocation.proceed();
+            else invocation.skip();
         }
 
-        private static void assume() {
-            String why = missing();
-            Assumptions.assumeTrue(why == null, why);
+        @Override
+        public void interceptAfterAllMethod(Invocation<Void> invocation, ReflectiveInvocationContext<Method> method,
+                                            ExtensionContext context) throws Throwable {
+            if (missing() == null) invocation.proceed();
+            else invocation.skip();
         }
     }
 }
