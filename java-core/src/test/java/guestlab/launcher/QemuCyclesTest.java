@@ -1,5 +1,6 @@
 package guestlab.launcher;
 
+import guestlab.testing.Await;
 import guestlab.testing.Footprint;
 import guestlab.testing.RequiresQemu;
 import org.junit.jupiter.api.Test;
@@ -24,9 +25,21 @@ class QemuCyclesTest {
     @TempDir
     Path dir;
 
-    /** Mappings of this test's guest memory (the launcher names its memfd after the guest). */
-    private static long memfdMappings() throws Exception {
-        return Files.readAllLines(Path.of("/proc/self/maps")).stream().filter(l -> l.contains("memfd:guestlab-cycle ")).count();
+    /** The JVM's mappings of memfds (guest memory, which QEMU's vhost-user front-end hands over), by inode and name. */
+    private static Set<String> memfdMappings() {
+        try {
+            return Files.readAllLines(Path.of("/proc/self/maps")).stream().filter(l -> l.contains("memfd:"))
+                    .map(l -> l.trim().split("\\s+", 6)).map(f -> f[4] + " " + f[5]).collect(Collectors.toSet());
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** Mappings of memfds that were not mapped when {@code before} was taken: this test's guests' memory. */
+    private static Set<String> newMappings(Set<String> before) {
+        Set<String> now = new java.util.TreeSet<>(memfdMappings());
+        now.removeAll(before);
+        return now;
     }
 
     /** QEMU processes of this JVM's that were not running when {@code before} was taken. */
@@ -49,18 +62,18 @@ class QemuCyclesTest {
             launcher.start(spec).stop(); // warm up: class loading, the kit, the JDK's own sockets
             Footprint opened = Footprint.take();
             Set<Long> processes = ProcessHandle.current().descendants().map(ProcessHandle::pid).collect(Collectors.toSet());
-            assertEquals(0, memfdMappings(), "the warm-up guest's memory is unmapped");
+            Set<String> maps = memfdMappings();
             for (int i = 0; i < 50; i++) {
                 QemuGuest g = (QemuGuest) launcher.start(spec);
                 assertEquals(0, g.console().run("head -c 512 /dev/vda > /dev/null", java.time.Duration.ofSeconds(60)).exitCode());
-                assertTrue(memfdMappings() > 0, "guest memory is mapped while the guest runs");
+                assertFalse(newMappings(maps).isEmpty(), "guest memory is mapped while the guest runs");
                 assertTrue(opened.newThreads().stream().anyMatch(t -> t.startsWith("guestlab-cycle-block0-")),
                         () -> "the guest's own device threads are seen: " + opened.newThreads());
                 g.stop();
                 assertEquals(Guest.State.STOPPED, g.state());
             }
             opened.assertReleased("fifty stopped guests");
-            assertEquals(0, memfdMappings(), "mappings of guest memory");
+            Await.until("the guests' memory to be unmapped", () -> newMappings(maps), Set::isEmpty);
             assertEquals(List.of(), newQemus(processes), "QEMU processes");
             assertEquals(0, launcher.switchNamed("lan").portCount(), "switch ports");
         }
