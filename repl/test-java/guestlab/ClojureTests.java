@@ -43,7 +43,10 @@ class ClojureTests {
                     return DynamicTest.dynamicTest(name, () -> {
                         Map<?, ?> result = (Map<?, ?>) runVar.invoke(v);
                         Object skipped = result.get(Keyword.intern("skipped"));
-                        if (skipped != null) Assumptions.abort(ns + "/" + name + " skipped: " + skipped);
+                        if (skipped != null) {
+                            System.out.println("[qemu] skipped " + ns + "/" + name + ": " + skipped);
+                            Assumptions.abort(ns + "/" + name + " skipped: " + skipped);
+                        }
                         if (!Boolean.TRUE.equals(result.get(Keyword.intern("ok")))) {
                             fail(ns + "/" + name + " failed:\n" + result.get(Keyword.intern("report")));
                         }

@@ -23,6 +23,7 @@
     (runs-to-the-end r)))
 
 (deftest ^:qemu every-qemu-recipe-runs-to-the-end
+  (is (seq (filter qemu-recipe? (recipes))) (str "no :qemu recipe among " (vec (recipes))))
   (doseq [r (filter qemu-recipe? (recipes))]
     (runs-to-the-end r)))
 

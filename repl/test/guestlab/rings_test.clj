@@ -1,6 +1,7 @@
 (ns guestlab.rings-test
   (:require [clojure.string :as str]
             [clojure.test :refer [deftest is testing use-fixtures]]
+            [guestlab.await :as await]
             [guestlab.console :as con]
             [guestlab.guest :as g]
             [guestlab.rings :as rings]
@@ -13,6 +14,11 @@
   (let [f (doto (java.io.File/createTempFile "rings-test" ".img") (.deleteOnExit))]
     (with-open [r (java.io.RandomAccessFile. f "rw")] (.setLength r (* mib 1024 1024)))
     (str f)))
+
+(defn- at-paused-hypercall?
+  "Whether a stack frame is a simulated CPU waiting, at a hypercall, for its paused guest to resume."
+  [^StackTraceElement f]
+  (and (= "guestlab.engine.sim.SimHypervisor" (.getClassName f)) (= "awaitRunning" (.getMethodName f))))
 
 (defn- u16 [^bytes b] (bit-or (bit-and (aget b 0) 0xff) (bit-shift-left (bit-and (aget b 1) 0xff) 8)))
 
@@ -73,8 +79,12 @@
     (with-open [s (g/event-stream vm)]
       (g/pause! vm)
       (is (= :paused (g/state vm)))
-      (let [read (future (sim/rng-read vm :rng0 8))]
-        (Thread/sleep 300)
+      (let [cpu (promise)
+            read (future (deliver cpu (Thread/currentThread)) (sim/rng-read vm :rng0 8))]
+        ;; the moment that matters: the driver's notify hypercall is waiting for resume
+        (await/until "the guest's CPU to wait at its notify hypercall"
+                     #(let [^Thread t @cpu] [(str (.getState t)) (some at-paused-hypercall? (.getStackTrace t))])
+                     (fn [[state parked?]] (and parked? (#{"WAITING" "TIMED_WAITING"} state))))
         (is (not (realized? read)) "the guest's driver is stuck at its hypercall")
         (is (= 0 (get-in (first (rings/queues vm :rng0)) [:counters :kicks])) "reading the queues works while paused")
         (g/resume! vm)
@@ -133,7 +143,7 @@
         (con/run vm "ip link set eth0 up")
         (let [before (rx)]
           (rings/inject! vm :net0 (rings/ethernet-frame "52:54:00:00:0c:01" "52:54:00:00:0c:99" 0x88b5 "hi"))
-          (is (= (inc before) (loop [n 0] (let [now (rx)] (if (or (> now before) (= n 30)) now (do (Thread/sleep 100) (recur (inc n)))))))))))
+          (is (= (inc before) (await/until "eth0's rx_packets to count the injected frame" rx #(> % before)))))))
     (testing "pause! and resume!: the console is silent while paused and answers after"
       (g/pause! vm)
       (is (= :paused (g/state vm)))

@@ -1,5 +1,6 @@
 package guestlab.devices;
 
+import guestlab.testing.Await;
 import guestlab.virtio.Buffer;
 import guestlab.virtio.driver.DriverQueue;
 import org.junit.jupiter.api.Test;
@@ -61,12 +62,9 @@ class ConsoleDeviceTest {
             h.send(1, List.of(h.buffer("printed".getBytes())), List.of());
             assertEquals("printed", out.toString());
             Buffer rx = h.buffer(64);
-            DriverQueue.Used u = null;
-            for (int i = 0; i < 200 && u == null; i++) {
-                u = h.send(0, List.of(), List.of(rx));
-                if (u == null) Thread.sleep(10);
-            }
-            assertNotNull(u, "stdin bytes reached the guest");
+            DriverQueue.Used u = h.send(0, List.of(), List.of(rx));
+            // stdin is read on the console's own thread, which wakes the device when bytes come
+            if (u == null) u = Await.present("stdin's bytes in the guest's receive buffer", h.drivers[0]::pollUsed);
             assertEquals("typed\n", new String(h.mem.read(rx.addr(), u.len())));
         }
     }

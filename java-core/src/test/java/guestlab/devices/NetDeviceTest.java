@@ -1,5 +1,6 @@
 package guestlab.devices;
 
+import guestlab.testing.Await;
 import guestlab.virtio.Buffer;
 import guestlab.virtio.driver.DriverQueue;
 import guestlab.virtio.net.NetSpec;
@@ -122,9 +123,7 @@ class NetDeviceTest {
             Buffer rx = h.buffer(2048);
             h.drivers[0].add(List.of(), List.of(rx));
             dev.inject(f);
-            DriverQueue.Used u = null;
-            for (int i = 0; i < 100 && (u = h.drivers[0].pollUsed()) == null; i++) Thread.sleep(10);
-            assertNotNull(u, "the device filled the posted buffer");
+            DriverQueue.Used u = Await.present("the device to fill the posted buffer", h.drivers[0]::pollUsed);
             assertArrayEquals(f, h.mem.read(rx.addr() + 12, u.len() - 12));
 
             assertThrows(IllegalArgumentException.class, () -> dev.inject(new byte[13]));

@@ -1,9 +1,12 @@
 package guestlab.fuzz;
 
+import guestlab.testing.Await;
+
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -92,18 +95,7 @@ public final class ProcessCensus {
      * released a little after the call that ends them returns); returns the last value seen.
      */
     public static <T> T settle(Supplier<T> now, Predicate<T> ok, long millis) {
-        long deadline = System.nanoTime() + millis * 1_000_000;
-        T seen = now.get();
-        while (!ok.test(seen) && System.nanoTime() < deadline) {
-            try {
-                Thread.sleep(1);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
-            seen = now.get();
-        }
-        return seen;
+        return Await.settle(now, ok, Duration.ofMillis(millis));
     }
 
     /**

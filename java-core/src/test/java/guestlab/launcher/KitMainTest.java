@@ -1,10 +1,10 @@
 package guestlab.launcher;
 
 import guestlab.image.Apt;
-import guestlab.image.OfflineApt;
 import guestlab.image.AptFetcher;
 import guestlab.image.DebianKit;
 import guestlab.image.KitLock;
+import guestlab.image.OfflineApt;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

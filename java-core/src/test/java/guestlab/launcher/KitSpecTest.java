@@ -1,7 +1,6 @@
 package guestlab.launcher;
 
 import guestlab.engine.GuestSpec;
-
 import guestlab.image.KitLock;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

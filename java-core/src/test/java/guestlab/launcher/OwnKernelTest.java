@@ -1,11 +1,11 @@
 package guestlab.launcher;
 
-import guestlab.engine.GuestSpec;
 import guestlab.engine.DeviceSpec;
+import guestlab.engine.GuestSpec;
 import guestlab.engine.qemu.QemuGuest;
-
 import guestlab.image.DebianKit;
 import guestlab.image.GuestKit;
+import guestlab.testing.RequiresQemu;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,6 +23,7 @@ class OwnKernelTest {
     Path dir;
 
     @Test
+    @RequiresQemu
     void bootsAKernelAndInitrdGivenByPath() throws Exception {
         GuestKit kit = new DebianKit(DebianKit.defaultCache(), s -> {}).get();
         Path kernel = Files.copy(kit.kernel(), dir.resolve("my-vmlinuz"));

@@ -1,12 +1,12 @@
 package guestlab.launcher;
 
+import guestlab.engine.DeviceSpec;
 import guestlab.engine.Guest;
 import guestlab.engine.GuestSpec;
-import guestlab.engine.DeviceSpec;
 import guestlab.engine.qemu.QemuGuest;
-
 import guestlab.engine.qemu.SerialConsole;
 import guestlab.events.EventKind;
+import guestlab.testing.RequiresQemu;
 import guestlab.virtio.QueueState;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -30,6 +30,7 @@ import static org.junit.jupiter.api.Assertions.*;
  * Debian's stock kernel in QEMU, its disks and rng served by guestlab over vhost-user. One boot
  * for the class (about 4 s under TCG); each test uses its own region of the disks.
  */
+@RequiresQemu
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class QemuGuestTest {
     private static final Duration T = Duration.ofSeconds(120);

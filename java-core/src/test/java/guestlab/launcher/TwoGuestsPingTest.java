@@ -1,10 +1,10 @@
 package guestlab.launcher;
 
+import guestlab.engine.DeviceSpec;
 import guestlab.engine.Guest;
 import guestlab.engine.GuestSpec;
-import guestlab.engine.DeviceSpec;
 import guestlab.engine.qemu.QemuGuest;
-
+import guestlab.testing.RequiresQemu;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -15,6 +15,7 @@ import java.util.concurrent.CompletableFuture;
 import static org.junit.jupiter.api.Assertions.*;
 
 /** Two real Linux guests on one guestlab switch, their virtio-net cards served over vhost-user. */
+@RequiresQemu
 class TwoGuestsPingTest {
     private static GuestSpec spec(String name, String mac) {
         return new GuestSpec(name, "qemu", 256L << 20,

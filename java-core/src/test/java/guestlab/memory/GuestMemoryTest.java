@@ -1,8 +1,9 @@
 package guestlab.memory;
 
+import guestlab.testing.Footprint;
 import org.junit.jupiter.api.Test;
 
-import java.io.File;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -52,13 +53,14 @@ class GuestMemoryTest {
     @Test
     void allocateAndCloseLeaveNoFileDescriptors() throws Exception {
         MemfdMemory.allocate("warm", 4096).close();
-        int before = new File("/proc/self/fd").list().length;
+        Footprint opened = Footprint.take();
         for (int i = 0; i < 100; i++) {
             try (MemfdMemory m = MemfdMemory.allocate("cycle", 1 << 16)) {
                 m.writeU8(0, i);
+                if (i == 0) assertEquals(1, opened.newFdsOf("/memfd:cycle"), () -> "the memfd while open: " + opened.newFds());
             }
         }
-        assertEquals(before, new File("/proc/self/fd").list().length);
+        assertEquals(List.of(), opened.newFds(), "every memfd closed");
     }
 
     @Test

@@ -4,6 +4,7 @@ import guestlab.events.EventBus;
 import guestlab.events.EventKind;
 import guestlab.events.QueueCounters;
 import guestlab.posix.EventFd;
+import guestlab.testing.Await;
 import guestlab.virtio.DeviceContext;
 import guestlab.virtio.DeviceType;
 import guestlab.virtio.QueueId;
@@ -20,7 +21,6 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.BooleanSupplier;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -81,12 +81,23 @@ class QueueWorkerTest {
         return new Rig(dev, id, kick, counters, events, faults, ids, w);
     }
 
-    private static void waitFor(BooleanSupplier cond, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (!cond.getAsBoolean()) {
-            if (System.nanoTime() > deadline) fail("timed out waiting for " + what);
-            Thread.sleep(1);
-        }
+    /** Waits until the worker has counted {@code n} guest kicks in all. */
+    private static void kicksCounted(Rig r, long n) {
+        Await.until(n + " kicks counted on " + r.id(), r.counters().kicks::get, k -> k >= n);
+    }
+
+    /**
+     * Returns once the worker has finished with everything signalled before this call, given the
+     * {@code kicksSoFar} guest kicks the test signalled: two marker kicks, each waited for. The
+     * first may share a wake-up with whatever was pending; the second is a wake-up of its own,
+     * which the single worker thread reaches only after finishing the one before (its call to
+     * the device, or its decision not to call it).
+     */
+    private static void afterEverythingSignalled(Rig r, long kicksSoFar) {
+        r.kick().signal();
+        kicksCounted(r, kicksSoFar + 1);
+        r.kick().signal();
+        kicksCounted(r, kicksSoFar + 2);
     }
 
     private static String threadName(QueueId id) {
@@ -107,7 +118,8 @@ class QueueWorkerTest {
         assertEquals(threadName(r.id()), name);
         assertNotEquals(Thread.currentThread().getName(), name);
         assertEquals(List.of(2), r.dev().indices);
-        waitFor(() -> r.counters().kicks.get() == 1, "kick counted");
+        kicksCounted(r, 1);
+        assertEquals(1, r.counters().kicks.get());
         assertTrue(r.events().recent().stream().anyMatch(e -> e.kind() == EventKind.KICK));
 
         List<Thread> t = threadsNamed(name);
@@ -116,7 +128,8 @@ class QueueWorkerTest {
 
         r.kick().signal();
         assertNotNull(r.dev().threads.poll(5, TimeUnit.SECONDS));
-        waitFor(() -> r.counters().kicks.get() == 2, "second kick counted");
+        kicksCounted(r, 2);
+        assertEquals(2, r.counters().kicks.get());
         assertTrue(r.faults().isEmpty());
     }
 
@@ -134,17 +147,18 @@ class QueueWorkerTest {
         String name = r.dev().threads.poll(5, TimeUnit.SECONDS);
         assertNotNull(name, "wake() did not run the device");
         assertEquals(threadName(r.id()), name);
-        Thread.sleep(20);
+        // The worker counts a wake-up's kicks before it calls the device: handle() having run
+        // for the wake, its count is final.
         assertEquals(0, r.counters().kicks.get(), "a host wake is not a guest kick");
         assertTrue(r.events().recent().stream().noneMatch(e -> e.kind() == EventKind.KICK));
 
         r.kick().signal();
         assertNotNull(r.dev().threads.poll(5, TimeUnit.SECONDS));
-        waitFor(() -> r.counters().kicks.get() == 1, "real kick counted");
+        kicksCounted(r, 1);
         r.worker().wake();
-        assertNotNull(r.dev().threads.poll(5, TimeUnit.SECONDS));
-        Thread.sleep(20);
-        assertEquals(1, r.counters().kicks.get());
+        assertNotNull(r.dev().threads.poll(5, TimeUnit.SECONDS), "the wake ran the device");
+        assertEquals(1, r.counters().kicks.get(), "only the real kick is counted");
+        assertEquals(1, r.events().recent().stream().filter(e -> e.kind() == EventKind.KICK).count());
     }
 
     @Test
@@ -153,18 +167,15 @@ class QueueWorkerTest {
         RingFault boom = new RingFault(RingFault.Reason.CHAIN_LOOP, "driver broke the ring");
         r.dev().toThrow = boom;
         r.kick().signal();
-        waitFor(() -> r.faults().size() == 1, "onFault");
+        Await.until("onFault told", r.faults()::size, n -> n >= 1);
         assertSame(boom, r.faults().get(0));
         assertEquals(r.id(), r.faultIds().get(0));
         assertEquals(1, r.dev().calls.get());
 
         r.dev().toThrow = null;
         r.kick().signal();
-        waitFor(() -> r.counters().kicks.get() >= 2, "second kick seen by the worker");
-        r.kick().signal();
-        waitFor(() -> r.counters().kicks.get() >= 3, "third kick seen by the worker");
         r.worker().wake();
-        Thread.sleep(30);
+        afterEverythingSignalled(r, 2);
         assertEquals(1, r.dev().calls.get(), "a failed queue no longer calls the device");
         assertEquals(1, r.faults().size(), "onFault told exactly once");
         assertTrue(threadsNamed(threadName(r.id())).stream().allMatch(Thread::isAlive), "thread lives until close");
@@ -175,12 +186,12 @@ class QueueWorkerTest {
         Rig r = rig(0);
         r.dev().toThrow = new IllegalStateException("bug");
         r.kick().signal();
-        waitFor(() -> r.faults().size() == 1, "onFault");
+        Await.until("onFault told", r.faults()::size, n -> n >= 1);
         assertInstanceOf(IllegalStateException.class, r.faults().get(0));
         r.kick().signal();
-        waitFor(() -> r.counters().kicks.get() >= 2, "second kick");
-        Thread.sleep(20);
-        assertEquals(1, r.dev().calls.get());
+        afterEverythingSignalled(r, 2);
+        assertEquals(1, r.dev().calls.get(), "a failed queue no longer calls the device");
+        assertEquals(1, r.faults().size(), "onFault told exactly once");
     }
 
     @Test
@@ -188,9 +199,10 @@ class QueueWorkerTest {
         Rig r = rig(0);
         r.worker().halt();
         r.kick().signal();
-        waitFor(() -> r.counters().kicks.get() == 1, "kick");
-        Thread.sleep(20);
-        assertEquals(0, r.dev().calls.get());
+        r.worker().wake();
+        afterEverythingSignalled(r, 1);
+        assertEquals(3, r.counters().kicks.get(), "the halted worker still counts kicks");
+        assertEquals(0, r.dev().calls.get(), "a halted worker never calls the device");
         assertTrue(r.faults().isEmpty());
     }
 

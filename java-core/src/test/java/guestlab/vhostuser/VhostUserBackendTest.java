@@ -5,13 +5,14 @@ import guestlab.virtio.block.BlockSpec;
 import guestlab.devices.RngDevice;
 import guestlab.events.EventBus;
 import guestlab.events.EventKind;
+import guestlab.testing.Await;
+import guestlab.testing.Footprint;
 import guestlab.virtio.Buffer;
 import guestlab.virtio.driver.DriverQueue;
 import guestlab.virtio.VringLayout;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.File;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -29,21 +30,20 @@ class VhostUserBackendTest {
     Path dir;
     private final EventBus events = new EventBus(1000);
 
-    private static DriverQueue.Used await(TestFrontend.Ring r) throws InterruptedException {
-        for (int i = 0; i < 500; i++) {
-            DriverQueue.Used u = r.driver().pollUsed();
-            if (u != null) return u;
-            Thread.sleep(10);
-        }
-        throw new AssertionError("the back-end did not answer");
+    /** The back-end's answer: the next used entry of the ring. */
+    private static DriverQueue.Used await(TestFrontend.Ring r) {
+        return Await.present("the back-end to answer (a used entry in the ring)", r.driver()::pollUsed);
     }
 
-    private void awaitEvent(EventKind kind, String text) throws InterruptedException {
-        for (int i = 0; i < 500; i++) {
-            if (events.recent().stream().anyMatch(e -> e.kind() == kind && e.detail().contains(text))) return;
-            Thread.sleep(10);
-        }
-        fail("no " + kind + " event containing '" + text + "' in " + events.recent());
+    private void awaitEvent(EventKind kind, String text) {
+        Await.until("a " + kind + " event containing '" + text + "' among the recent events", events::recent,
+                recent -> recent.stream().anyMatch(e -> e.kind() == kind && e.detail().contains(text)));
+    }
+
+    /** Waits for the back-end to report that it released {@code n} connections in all. */
+    private void awaitDisconnects(long n) {
+        Await.until(n + " connections released", () -> events.recent().stream()
+                .filter(e -> e.kind() == EventKind.LIFECYCLE && e.detail().contains("disconnected")).count(), k -> k >= n);
     }
 
     @Test
@@ -174,8 +174,8 @@ class VhostUserBackendTest {
             try (TestFrontend fe = new TestFrontend(b.socket())) {
                 fe.negotiate();
             }
-            Thread.sleep(50);
-            int before = new File("/proc/self/fd").list().length;
+            awaitDisconnects(1); // the warm-up connection's fds are gone
+            Footprint opened = Footprint.take();
             for (int i = 0; i < 10; i++) {
                 try (TestFrontend fe = new TestFrontend(b.socket())) {
                     long f = fe.negotiate();
@@ -189,8 +189,9 @@ class VhostUserBackendTest {
                     }
                 }
             }
-            for (int i = 0; i < 100 && new File("/proc/self/fd").list().length != before; i++) Thread.sleep(10);
-            assertEquals(before, new File("/proc/self/fd").list().length);
+            awaitDisconnects(11);
+            assertEquals(List.of(), opened.newFds(), "every fd of the ten connections (memory, kick and call fds, sockets) is closed");
+            assertEquals(List.of(), opened.newThreads(), "and their device threads ended");
         }
     }
 }

@@ -2,6 +2,9 @@ package guestlab.engine.qemu;
 
 import guestlab.image.DebianKit;
 import guestlab.image.GuestKit;
+import guestlab.testing.Await;
+import guestlab.testing.Footprint;
+import guestlab.testing.RequiresQemu;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -14,16 +17,16 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.*;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * A real QEMU booting the real Debian kit, once for the whole class (a boot costs about 5 s under
  * TCG). The last test closes it and checks nothing is left behind.
  */
+@RequiresQemu
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 @Timeout(value = 90)
 class QemuBootTest {
@@ -31,14 +34,14 @@ class QemuBootTest {
     static GuestKit kit;
     static QemuProcess qemu;
     static long bootMillis;
-    static long fdsBefore;
+    /** The sockets and pipes, and the guestlab threads, that this class opened and started from the boot on. */
+    static Footprint opened;
 
     @BeforeAll
     static void boot() throws IOException {
-        assumeTrue(Files.isExecutable(QemuCommand.DEFAULT_QEMU), "QEMU is not installed");
         kit = new DebianKit(DebianKit.defaultCache(), System.out::println).get();
         warmUpUnixSockets();
-        fdsBefore = socketAndPipeFds();
+        opened = Footprint.take(t -> t.startsWith("socket:") || t.startsWith("pipe:"));
         Accelerator accel = Accelerator.choose();
         System.out.println("accelerator: " + accel.reason());
         long t0 = System.nanoTime();
@@ -128,14 +131,15 @@ class QemuBootTest {
     @Order(100)
     void closeLeavesNoProcessAndNoFds() throws Exception {
         long pid = qemu.pid();
-        assertTrue(socketAndPipeFds() >= fdsBefore + 3, "while running: QMP, serial and QEMU's output pipe");
+        assertTrue(opened.newFds().size() >= 3, () -> "while running: QMP, serial and QEMU's output pipe: " + opened.newFds());
         Path run = qemu.command().runDir();
         qemu.close();
         qemu.close(); // idempotent
         assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "QEMU pid " + pid + " is gone");
         assertFalse(Files.exists(Path.of("/proc/" + pid)), "no /proc/" + pid);
         assertFalse(Files.exists(run), "the run directory is removed");
-        assertEquals(fdsBefore, socketAndPipeFds(), "no socket or pipe fd left open in the JVM: " + fdList());
+        assertEquals(List.of(), opened.newFds(), "no socket or pipe fd of this QEMU's left open in the JVM");
+        Await.until("the console and QMP reader threads to end", opened::newThreads, List::isEmpty);
         qemu = null;
     }
 
@@ -158,29 +162,4 @@ class QemuBootTest {
         }
     }
 
-    static String fdList() throws IOException {
-        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
-            return fds.map(fd -> {
-                try {
-                    return fd.getFileName() + "->" + Files.readSymbolicLink(fd);
-                } catch (IOException gone) {
-                    return "";
-                }
-            }).toList().toString();
-        }
-    }
-
-    /** The JVM's open sockets and pipes (jar files opened by class loading do not count). */
-    static long socketAndPipeFds() throws IOException {
-        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
-            return fds.filter(fd -> {
-                try {
-                    String target = Files.readSymbolicLink(fd).toString();
-                    return target.startsWith("socket:") || target.startsWith("pipe:");
-                } catch (IOException gone) {
-                    return false; // the fd of the listing itself
-                }
-            }).count();
-        }
-    }
 }

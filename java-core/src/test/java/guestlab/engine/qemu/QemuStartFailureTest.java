@@ -1,21 +1,20 @@
 package guestlab.engine.qemu;
 
 import guestlab.image.GuestKit;
+import guestlab.testing.RequiresQemu;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.*;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** A QEMU that cannot start fails fast, with QEMU's own words, and leaves nothing running. */
 class QemuStartFailureTest {
     @Test
+    @RequiresQemu
     void aMissingKernelFailsWithQemusMessage(@TempDir Path dir) {
-        assumeTrue(Files.isExecutable(QemuCommand.DEFAULT_QEMU), "QEMU is not installed");
         Path missing = dir.resolve("no-such-vmlinuz");
         QemuCommand cmd = QemuCommand.forKit(new GuestKit(missing, null, "none"), Accelerator.tcg("test"));
         IOException e = assertThrows(IOException.class, () -> QemuProcess.start(cmd));

@@ -6,6 +6,7 @@ import guestlab.engine.DeviceSpec;
 import guestlab.engine.Guest;
 import guestlab.engine.GuestSpec;
 import guestlab.launcher.Launcher;
+import guestlab.testing.Await;
 import guestlab.virtio.DeviceStatus;
 import guestlab.virtio.RingFault;
 import guestlab.virtio.VringLayout;
@@ -53,11 +54,8 @@ class HostileGuestTest {
         mem.writeU16(ring.availIdx(), idx + 1);
         g.notify(ring.desc());
 
-        long deadline = System.nanoTime() + 5_000_000_000L;
-        while ((g.deviceStatus("block0") & DeviceStatus.NEEDS_RESET) == 0 && System.nanoTime() < deadline) {
-            Thread.sleep(5);
-        }
-        assertTrue((g.deviceStatus("block0") & DeviceStatus.NEEDS_RESET) != 0, "block0 is NEEDS_RESET");
+        Await.until("block0's status to say NEEDS_RESET", () -> g.deviceStatus("block0"),
+                st -> (st & DeviceStatus.NEEDS_RESET) != 0);
         Event error = g.events().recent().stream().filter(e -> e.kind() == EventKind.DEVICE_ERROR).findFirst().orElseThrow();
         assertEquals("block0", error.device());
         assertEquals(RingFault.Reason.CHAIN_LOOP, g.queues("block0").getFirst().fault(), error.detail());

@@ -6,6 +6,7 @@ import guestlab.events.EventKind;
 import guestlab.engine.DeviceSpec;
 import guestlab.engine.GuestSpec;
 import guestlab.launcher.Launcher;
+import guestlab.testing.Await;
 import guestlab.virtio.DeviceStatus;
 import guestlab.virtio.QueueState;
 import org.junit.jupiter.api.AfterEach;
@@ -82,10 +83,10 @@ class SimGuestTest {
         assertEquals("hello from the guest", host.awaitText(Pattern.compile("hello from the \\w+"), Duration.ofSeconds(5)));
         host.send("hello from the host\n");
         StringBuilder got = new StringBuilder();
-        long deadline = System.nanoTime() + 5_000_000_000L;
-        while (!got.toString().contains("\n") && System.nanoTime() < deadline) {
+        Await.until("a whole line from the host in the guest's console", () -> {
             got.append(g.console("console0").read(Duration.ofMillis(200)));
-        }
+            return got.toString();
+        }, text -> text.contains("\n"));
         assertEquals("hello from the host\n", got.toString());
     }
 
@@ -122,8 +123,7 @@ class SimGuestTest {
         try (AutoCloseable sub = g.events().subscribe(e -> { if (e.device().equals("rng0")) seen.add(e); })) {
             g.rng("rng0").read(16);
             // The driver may find the used entry before the device thread has raised the irq.
-            long deadline = System.nanoTime() + 5_000_000_000L;
-            while (seen.size() < 4 && System.nanoTime() < deadline) Thread.sleep(1);
+            Await.until("the interrupt event (the fourth of the request's)", () -> List.copyOf(seen), s -> s.size() >= 4);
         }
         List<EventKind> kinds = seen.stream().map(Event::kind).toList();
         assertEquals(List.of(EventKind.KICK, EventKind.REQUEST, EventKind.COMPLETION, EventKind.INTERRUPT), kinds);

@@ -26,6 +26,13 @@ class SwitchTest {
                 List.of(new DeviceSpec("net", null, Map.of("switch", "lan", "mac", mac)))));
     }
 
+    /** The next frame {@code g} receives, which must come. */
+    private static byte[] next(SimGuest g) {
+        byte[] f = g.net("net0").receive(Duration.ofSeconds(5));
+        assertNotNull(f, () -> g.name() + " received no frame within 5 s");
+        return f;
+    }
+
     private static byte[] frame(byte[] dst, byte[] src, String payload) {
         byte[] p = payload.getBytes();
         byte[] f = new byte[14 + p.length];
@@ -46,28 +53,36 @@ class SwitchTest {
         assertArrayEquals(new byte[] {0x52, 0x54, 0, 0, 0, 0x0a}, macA, "MAC from config space");
         assertTrue(a.net("net0").linkUp());
 
-        // Everyone broadcasts once, so the switch learns every port.
+        // What a guest must not get is proved by what it gets next: a send returns once the switch
+        // has put the frame in every port's queue it goes to, and each queue is first in, first
+        // out, so a frame wrongly delivered would come before any frame sent after it.
         byte[] bcast = {-1, -1, -1, -1, -1, -1};
+        // Everyone broadcasts once, so the switch learns every port. A sender that heard its own
+        // broadcast would find it before the next guest's.
         for (SimGuest g : List.of(a, b, c)) {
             byte[] f = frame(bcast, g.net("net0").mac(), "hello from " + g.name());
             g.net("net0").send(f);
             for (SimGuest other : List.of(a, b, c)) {
                 if (other == g) continue;
-                assertArrayEquals(f, other.net("net0").receive(Duration.ofSeconds(2)), other.name() + " got the broadcast");
+                assertArrayEquals(f, next(other), other.name() + " got " + g.name() + "'s broadcast, and nothing of its own before it");
             }
-            assertNull(g.net("net0").receive(Duration.ofMillis(50)), "a sender does not hear its own frame");
         }
 
         byte[] toB = frame(macB, macA, "for b only");
         a.net("net0").send(toB);
-        assertArrayEquals(toB, b.net("net0").receive(Duration.ofSeconds(2)));
-        assertNull(c.net("net0").receive(Duration.ofMillis(100)), "c must not see b's unicast");
-        assertNull(a.net("net0").receive(Duration.ofMillis(10)));
-
+        assertArrayEquals(toB, next(b));
         byte[] toC = frame(macC, macB, "for c only");
         b.net("net0").send(toC);
-        assertArrayEquals(toC, c.net("net0").receive(Duration.ofSeconds(2)));
-        assertNull(a.net("net0").receive(Duration.ofMillis(100)), "a must not see c's unicast");
+        assertArrayEquals(toC, next(c), "c's next frame is its unicast: it got neither b's unicast nor its own broadcast");
+
+        byte[] fromA = frame(bcast, macA, "last from a");
+        a.net("net0").send(fromA);
+        assertArrayEquals(fromA, next(b), "b did not hear its own unicast");
+        assertArrayEquals(fromA, next(c));
+        byte[] fromB = frame(bcast, macB, "last from b");
+        b.net("net0").send(fromB);
+        assertArrayEquals(fromB, next(a), "a got neither b's nor c's unicast, nor its own frames");
+        assertArrayEquals(fromB, next(c));
         assertEquals(3, launcher.switchNamed("lan").portCount());
     }
 

@@ -10,6 +10,8 @@ import guestlab.lguest.LguestDeviceDesc;
 import guestlab.lguest.LguestRing;
 import guestlab.lguest.LhReq;
 import guestlab.memory.MemfdMemory;
+import guestlab.testing.Await;
+import guestlab.testing.Footprint;
 import guestlab.virtio.DeviceStatus;
 import guestlab.virtio.Features;
 import guestlab.virtio.QueueState;
@@ -17,7 +19,6 @@ import guestlab.virtio.VirtioDevice;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -25,7 +26,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -83,14 +83,6 @@ class LguestBusTest {
 
     private List<Event> events(EventKind kind) {
         return events.recent().stream().filter(e -> e.kind() == kind).toList();
-    }
-
-    private static void waitFor(BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) fail("timed out waiting for " + what);
-            Thread.sleep(2);
-        }
     }
 
     private static byte[] ascii(String s) {
@@ -157,7 +149,7 @@ class LguestBusTest {
         exits.clear();
 
         assertArrayEquals(ascii("hello"), d.echo(1, ascii("hello"), 0x80000));
-        waitFor(() -> requests.contains(new LhReq.Irq(2)), "LHREQ_IRQ 2");
+        Await.until("LHREQ_IRQ 2 among the requests", () -> List.copyOf(requests), r -> r.contains(new LhReq.Irq(2)));
         assertEquals(List.of(), exits, "the kick never entered the launcher");
         assertFalse(requests.contains(new LhReq.Irq(1)), "queue 0 did nothing");
         QueueState q1 = bus.queues("echo0").get(1);
@@ -237,7 +229,7 @@ class LguestBusTest {
         good.boot(FEATURES, 32);
 
         bad.offer(0, ascii("boom"), 0x80000);
-        waitFor(() -> (bad.status() & DeviceStatus.NEEDS_RESET) != 0, "NEEDS_RESET in the page");
+        Await.until("NEEDS_RESET in the page's status", bad::status, st -> (st & DeviceStatus.NEEDS_RESET) != 0);
         assertEquals(OK | DeviceStatus.NEEDS_RESET, bus.status("echo0"));
         Event error = events(EventKind.DEVICE_ERROR).getFirst();
         assertEquals("echo0", error.device());
@@ -310,17 +302,19 @@ class LguestBusTest {
 
     @Test
     void closeStopsEveryThreadAndReleasesDevicesAndEventfds() throws Exception {
-        int fds = new File("/proc/self/fd").list().length;
+        Footprint opened = Footprint.take();
         EchoDevice a = new EchoDevice(2), b = new EchoDevice(1);
         bus(a, b);
         new PageDriver(mem, hv, RAM).boot(FEATURES, 16);
         new PageDriver(mem, hv, DevicePage.scan(mem, RAM, LguestRing.PAGE_SIZE).get(1)).boot(FEATURES, 32);
-        assertEquals(fds + 3, new File("/proc/self/fd").list().length, "one eventfd per queue");
+        assertEquals(3, opened.newFds().size(), () -> "one eventfd per queue and nothing else: " + opened.newFds());
+        assertEquals(3, opened.newFdsOf("anon_inode:[eventfd]"), () -> "one eventfd per queue: " + opened.newFds());
+        assertEquals(3, deviceThreads("echo0") + deviceThreads("echo1"), "one device thread per queue");
 
         bus.close();
         assertEquals(0, deviceThreads("echo0") + deviceThreads("echo1"));
         assertTrue(a.closed && b.closed);
-        assertEquals(fds, new File("/proc/self/fd").list().length);
+        assertEquals(List.of(), opened.newFds(), "close() closed the bus's eventfds");
         bus = null;
     }
 }
