@@ -24,7 +24,10 @@
   "Starts argv (a vector) on a new pty of 200 x 50 characters, in directory dir, with the
   environment plus env (a map), TERM xterm-256color. Returns the running program."
   [argv {:keys [dir env]}]
-  (let [cmd (str "stty cols 200 rows 50 2>/dev/null; exec " (str/join " " (map shell-quote argv)))
+  ;; A program started in a terminal has Ctrl-C's signal at its default; a test suite run as a
+  ;; background job (which ignores SIGINT) must not hand its child that ignore.
+  (let [cmd (str "stty cols 200 rows 50 2>/dev/null; exec env --default-signal=INT,QUIT "
+                 (str/join " " (map shell-quote argv)))
         pb (doto (ProcessBuilder. ["script" "-q" "-e" "-c" cmd "/dev/null"])
              (.directory (File. (str dir)))
              (.redirectErrorStream true))
