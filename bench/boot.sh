@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Wall time to the init marker: guestlab (its devices over vhost-user) vs plain QEMU with its own
-# virtio-blk and virtio-rng, same kernel and initramfs, taking turns. Prints medians and the ratio.
+# Wall time from starting a guest to the init marker: guestlab booting the kit's PVH kernel (now),
+# guestlab booting the bzImage (before), and plain QEMU with its own virtio-blk and virtio-rng,
+# same kernel and initramfs, taking turns. Prints medians and the PVH / bzImage ratio.
 #   Usage: bench/boot.sh [rounds]   (default 5)
 set -euo pipefail
 cd "$(dirname "$0")/.."

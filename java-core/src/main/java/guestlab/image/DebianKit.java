@@ -37,6 +37,8 @@ public final class DebianKit {
     static final String BUSYBOX = "busybox-static";
     /** The initramfs's file name in a kit directory (older guestlabs wrote a gzipped initrd.img there). */
     static final String INITRAMFS = "initramfs.cpio";
+    /** The kernel uncompressed, for QEMU to boot through its PVH entry point (see {@link PvhKernel}). */
+    static final String PVH_KERNEL = "vmlinux";
 
     private final Path cache;
     private final Path debs;
@@ -104,7 +106,7 @@ public final class DebianKit {
         return built().manifest();
     }
 
-    /** The directory holding the kit's vmlinuz and initramfs. */
+    /** The directory holding the kit's vmlinuz (and vmlinux, the same kernel uncompressed) and initramfs. */
     public synchronized Path directory() throws IOException {
         return built().dir();
     }
@@ -283,7 +285,26 @@ public final class DebianKit {
         String kver = Files.readString(version).strip();
         if (packages == null) packages = List.of(describe(kernelDeb), describe(busyboxDeb));
         KitLock manifest = new KitLock(packages, kver, sha256(kernel), sha256(initrd));
-        return new Built(new GuestKit(kernel, initrd, kver), kitDir, manifest, build);
+        return new Built(new GuestKit(bootable(kernel, build), initrd, kver), kitDir, manifest, build);
+    }
+
+    /**
+     * The kernel QEMU boots: the uncompressed PVH ELF beside {@code vmlinuz} (made from it once,
+     * and again whenever the kit is rebuilt), or vmlinuz itself if its kernel has no PVH entry.
+     */
+    private Path bootable(Path vmlinuz, boolean rebuilt) throws IOException {
+        Path vmlinux = vmlinuz.resolveSibling(PVH_KERNEL);
+        Path none = vmlinuz.resolveSibling(PVH_KERNEL + ".none");
+        if (rebuilt) {
+            Files.deleteIfExists(vmlinux);
+            Files.deleteIfExists(none);
+        }
+        if (Files.isRegularFile(vmlinux)) return vmlinux;
+        if (Files.exists(none)) return vmlinuz;
+        progress.accept("unpacking the kernel for a fast boot (an uncompressed PVH kernel; once per kit)");
+        if (PvhKernel.extract(vmlinuz, vmlinux)) return vmlinux;
+        Files.writeString(none, "this kernel has no PVH entry point: QEMU boots vmlinuz\n");
+        return vmlinuz;
     }
 
     private static void replace(Path from, Path to) throws IOException {

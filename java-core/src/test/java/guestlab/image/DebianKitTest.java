@@ -32,9 +32,12 @@ class DebianKitTest {
         GuestKit kit = new DebianKit(cache, progress::add).get();
 
         assertTrue(kit.kernelVersion().matches("\\d+\\.\\d+\\.\\d+-\\d+-amd64"), kit.kernelVersion());
-        byte[] kernel = Files.readAllBytes(kit.kernel());
-        assertEquals("HdrS", new String(kernel, 0x202, 4), "a bzImage (boot protocol header)");
+        byte[] bzImage = Files.readAllBytes(kit.kernel().resolveSibling("vmlinuz"));
+        assertEquals("HdrS", new String(bzImage, 0x202, 4), "the package's bzImage (boot protocol header), kept");
+        assertEquals("vmlinux", kit.kernel().getFileName().toString(), "QEMU boots Debian's kernel uncompressed");
+        assertTrue(PvhKernel.hasPvhEntry(kit.kernel()), "through its PVH entry point");
         assertTrue(progress.stream().anyMatch(l -> l.startsWith("building the guest kit")));
+        assertTrue(progress.stream().anyMatch(l -> l.startsWith("unpacking the kernel for a fast boot")), progress.toString());
 
         Map<String, byte[]> files = new HashMap<>();
         List<String> names = new ArrayList<>();
