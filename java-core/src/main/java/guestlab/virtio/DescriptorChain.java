@@ -15,11 +15,11 @@ public record DescriptorChain(int head, int availIndex, List<Buffer> readable, L
                               long takenNanos) {
 
     public long readableLength() {
-        return readable.stream().mapToLong(Buffer::len).sum();
+        return BufferRange.lengthOf(readable);
     }
 
     public long writableLength() {
-        return writable.stream().mapToLong(Buffer::len).sum();
+        return BufferRange.lengthOf(writable);
     }
 
     /** Reads up to {@code max} device-readable bytes, starting {@code skip} bytes in. */
