@@ -15,8 +15,8 @@ public final class SimBlockDriver extends SimDriver {
     private long header;   // 16-byte request header, then the status byte at +16, in one page
     private long data;     // CHUNK bytes of data buffer
 
-    SimBlockDriver(String name, GuestMemory mem, SimHypervisor hv, GuestPages pages, long desc, Duration timeout) {
-        super(name, mem, hv, pages, desc, timeout);
+    SimBlockDriver(String name, GuestMemory mem, GuestPages pages, DriverTransport transport, Duration timeout) {
+        super(name, mem, pages, transport, timeout);
     }
 
     @Override

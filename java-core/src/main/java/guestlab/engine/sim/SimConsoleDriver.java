@@ -18,8 +18,8 @@ public final class SimConsoleDriver extends SimDriver {
     private long rx;
     private long tx;
 
-    SimConsoleDriver(String name, GuestMemory mem, SimHypervisor hv, GuestPages pages, long desc, Duration timeout) {
-        super(name, mem, hv, pages, desc, timeout);
+    SimConsoleDriver(String name, GuestMemory mem, GuestPages pages, DriverTransport transport, Duration timeout) {
+        super(name, mem, pages, transport, timeout);
     }
 
     @Override

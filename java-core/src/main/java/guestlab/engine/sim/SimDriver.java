@@ -1,8 +1,5 @@
 package guestlab.engine.sim;
 
-import guestlab.lguest.LguestDeviceDesc;
-import guestlab.lguest.LguestRing;
-import guestlab.lguest.LguestVqConfig;
 import guestlab.memory.GuestMemory;
 import guestlab.virtio.Buffer;
 import guestlab.virtio.DeviceStatus;
@@ -13,10 +10,10 @@ import java.time.Duration;
 import java.util.List;
 
 /**
- * What every simulated driver does on the lguest bus, as lguest_device.c did it: read its
- * descriptor from the device page, negotiate features, place its rings and write their pfns,
- * set status — each status change followed by a notify of the descriptor's address — and then
- * run requests: add buffers, kick if the device wants it, wait for the queue's interrupt.
+ * What every simulated driver does, whatever its transport: the virtio initialization sequence
+ * (negotiate features, place its rings, set status step by step), and then requests: add buffers,
+ * kick if the device wants it, wait for the queue's interrupt. Where those land is the
+ * {@link DriverTransport}'s business.
  */
 abstract class SimDriver {
     /** Ring features every simulated driver understands. */
@@ -24,27 +21,18 @@ abstract class SimDriver {
 
     protected final String name;
     protected final GuestMemory mem;
-    protected final SimHypervisor hv;
     protected final GuestPages pages;
-    protected final long desc;
     protected final Duration timeout;
-    private final int numVq;
-    private final int featureLen;
-    private final int configLen;
+    private final DriverTransport transport;
     protected DriverQueue[] queues;
-    private int[] irqs;
     protected long features;
 
-    SimDriver(String name, GuestMemory mem, SimHypervisor hv, GuestPages pages, long desc, Duration timeout) {
+    SimDriver(String name, GuestMemory mem, GuestPages pages, DriverTransport transport, Duration timeout) {
         this.name = name;
         this.mem = mem;
-        this.hv = hv;
         this.pages = pages;
-        this.desc = desc;
+        this.transport = transport;
         this.timeout = timeout;
-        this.numVq = mem.readU8(desc + LguestDeviceDesc.NUM_VQ_OFFSET);
-        this.featureLen = mem.readU8(desc + LguestDeviceDesc.FEATURE_LEN_OFFSET);
-        this.configLen = mem.readU8(desc + LguestDeviceDesc.CONFIG_LEN_OFFSET);
     }
 
     /** Device-specific feature bits this driver understands (beyond {@link #RING_FEATURES}). */
@@ -53,55 +41,34 @@ abstract class SimDriver {
     /** Called once the device is live (DRIVER_OK), e.g. to post receive buffers. */
     void started() {}
 
-    /** The virtio initialization sequence (section 3.1.1) over the lguest device page. */
+    /** The virtio initialization sequence (section 3.1.1). */
     final void probe() {
-        setStatus(DeviceStatus.ACKNOWLEDGE);
-        setStatus(DeviceStatus.ACKNOWLEDGE | DeviceStatus.DRIVER);
-        byte[] host = mem.read(desc + LguestDeviceDesc.hostFeaturesOffset(numVq), featureLen);
-        features = LguestDeviceDesc.featureBits(host) & (RING_FEATURES | driverFeatures());
-        mem.write(desc + LguestDeviceDesc.guestFeaturesOffset(numVq, featureLen),
-                LguestDeviceDesc.featureBytes(features, featureLen));
-        setStatus(DeviceStatus.ACKNOWLEDGE | DeviceStatus.DRIVER | DeviceStatus.FEATURES_OK);
-        if ((status() & DeviceStatus.FEATURES_OK) == 0) {
-            setStatus(status() | DeviceStatus.FAILED);
+        transport.setStatus(DeviceStatus.ACKNOWLEDGE);
+        transport.setStatus(DeviceStatus.ACKNOWLEDGE | DeviceStatus.DRIVER);
+        features = transport.deviceFeatures() & (RING_FEATURES | driverFeatures());
+        transport.driverFeatures(features);
+        transport.setStatus(DeviceStatus.ACKNOWLEDGE | DeviceStatus.DRIVER | DeviceStatus.FEATURES_OK);
+        if ((transport.status() & DeviceStatus.FEATURES_OK) == 0) {
+            transport.setStatus(transport.status() | DeviceStatus.FAILED);
             throw new IllegalStateException(name + " refused the features the driver asked for");
         }
-        queues = new DriverQueue[numVq];
-        irqs = new int[numVq];
-        for (int q = 0; q < numVq; q++) {
-            long vq = desc + LguestDeviceDesc.vqOffset(q);
-            int num = mem.readU16(vq + LguestVqConfig.NUM_OFFSET);
-            irqs[q] = mem.readU16(vq + LguestVqConfig.IRQ_OFFSET);
-            long ring = pages.allocate((long) LguestRing.pages(num) * LguestRing.PAGE_SIZE);
-            long pfn = ring / LguestRing.PAGE_SIZE;
-            queues[q] = new DriverQueue(mem, LguestRing.at(pfn, num), features);
-            mem.writeU32(vq + LguestVqConfig.PFN_OFFSET, pfn);
-        }
-        setStatus(status() | DeviceStatus.DRIVER_OK);
+        queues = new DriverQueue[transport.queueCount()];
+        for (int q = 0; q < queues.length; q++) queues[q] = new DriverQueue(mem, transport.placeQueue(q), features);
+        transport.setStatus(transport.status() | DeviceStatus.DRIVER_OK);
         started();
     }
 
-    final int status() {
-        return mem.readU8(desc + LguestDeviceDesc.STATUS_OFFSET);
-    }
-
-    /** lg_set_status(): write the byte, then tell the launcher through a notify of the descriptor. */
-    final void setStatus(int status) {
-        mem.writeU8(desc + LguestDeviceDesc.STATUS_OFFSET, status);
-        hv.notify(desc);
-    }
-
     final byte[] config() {
-        return mem.read(desc + LguestDeviceDesc.configOffset(numVq, featureLen), configLen);
+        return transport.config();
     }
 
     final boolean negotiated(int bit) {
         return Features.has(features, bit);
     }
 
-    /** lg_notify(): the kick is a notify of the ring's address, sent only if the device asked. */
+    /** Notifies the device of queue {@code q}'s new buffers, only if it asked (section 2.7.13.5). */
     final void kick(int q) {
-        if (queues[q].kickNeeded()) hv.notify(queues[q].layout().desc());
+        if (queues[q].kickNeeded()) transport.notify(q, queues[q].layout());
     }
 
     /** Offers a chain on queue {@code q}, kicks, and waits for the device to return it. */
@@ -121,7 +88,7 @@ abstract class SimDriver {
                 checkAlive();
                 long left = deadline - System.nanoTime();
                 if (left <= 0) return queues[q].pollUsed();
-                hv.interrupts().await(irqs[q], Math.min(left, 50_000_000L));
+                transport.awaitInterrupt(q, Math.min(left, 50_000_000L));
                 u = queues[q].pollUsed();
                 if (u != null) return u;
             }
@@ -135,13 +102,13 @@ abstract class SimDriver {
         DriverQueue.Used u = pollUsed(q, wait);
         if (u == null) {
             throw new SimTimeoutException(name + " queue " + q + ": the device did not answer within " + wait
-                    + " (status " + DeviceStatus.describe(status()) + ")");
+                    + " (status " + DeviceStatus.describe(transport.status()) + ")");
         }
         return u;
     }
 
     private void checkAlive() {
-        if ((status() & DeviceStatus.NEEDS_RESET) != 0) {
+        if ((transport.status() & DeviceStatus.NEEDS_RESET) != 0) {
             throw new IllegalStateException(name + " is broken (NEEDS_RESET): see the guest's DEVICE_ERROR event");
         }
     }

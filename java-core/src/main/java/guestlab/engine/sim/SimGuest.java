@@ -57,10 +57,10 @@ public final class SimGuest implements Guest {
             String dev = i < names.size() ? names.get(i) : "dev" + i;
             int type = mem.readU8(desc + LguestDeviceDesc.TYPE_OFFSET);
             SimDriver d = switch (type) {
-                case DeviceType.BLOCK -> new SimBlockDriver(dev, mem, hv, pages, desc, timeout);
-                case DeviceType.CONSOLE -> new SimConsoleDriver(dev, mem, hv, pages, desc, timeout);
-                case DeviceType.NET -> new SimNetDriver(dev, mem, hv, pages, desc, timeout);
-                case DeviceType.RNG -> new SimRngDriver(dev, mem, hv, pages, desc, timeout);
+                case DeviceType.BLOCK -> new SimBlockDriver(dev, mem, pages, new LguestDriverTransport(mem, hv, pages, desc), timeout);
+                case DeviceType.CONSOLE -> new SimConsoleDriver(dev, mem, pages, new LguestDriverTransport(mem, hv, pages, desc), timeout);
+                case DeviceType.NET -> new SimNetDriver(dev, mem, pages, new LguestDriverTransport(mem, hv, pages, desc), timeout);
+                case DeviceType.RNG -> new SimRngDriver(dev, mem, pages, new LguestDriverTransport(mem, hv, pages, desc), timeout);
                 default -> null; // no driver: the device stays unclaimed, as in a real kernel
             };
             if (d == null) continue;

@@ -19,8 +19,8 @@ public final class SimNetDriver extends SimDriver {
     private long rx;
     private long tx;
 
-    SimNetDriver(String name, GuestMemory mem, SimHypervisor hv, GuestPages pages, long desc, Duration timeout) {
-        super(name, mem, hv, pages, desc, timeout);
+    SimNetDriver(String name, GuestMemory mem, GuestPages pages, DriverTransport transport, Duration timeout) {
+        super(name, mem, pages, transport, timeout);
     }
 
     @Override

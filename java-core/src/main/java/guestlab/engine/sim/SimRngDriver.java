@@ -13,8 +13,8 @@ public final class SimRngDriver extends SimDriver {
     private static final int MAX = 4096;
     private long buffer;
 
-    SimRngDriver(String name, GuestMemory mem, SimHypervisor hv, GuestPages pages, long desc, Duration timeout) {
-        super(name, mem, hv, pages, desc, timeout);
+    SimRngDriver(String name, GuestMemory mem, GuestPages pages, DriverTransport transport, Duration timeout) {
+        super(name, mem, pages, transport, timeout);
     }
 
     @Override
