@@ -115,7 +115,7 @@
 (defn device-kind
   "What kind of device g's device `n` is: :block, :net, :console or :rng."
   [^Guest g ^String n]
-  (let [t (.type (.device g n))]
+  (let [t (.deviceType g n)]
     (kinds t (keyword (str "type-" t)))))
 
 (defn device-of-kind

@@ -54,7 +54,12 @@
 (s/def ::switch (s/or :keyword keyword? :string string?))
 (s/def ::mac (s/and string? #(re-matches #"(?i)([0-9a-f]{2}:){5}[0-9a-f]{2}" %)))
 (s/def ::host #{:buffer :stdio})
-(s/def ::block-opts (s/keys :req-un [::file] :opt-un [::name ::read-only]))
+(s/def ::vhost-user ::file)
+;; A disk is an image file, or (in a :sim guest) a vhost-user back-end's socket that the guest
+;; drives as a front-end.
+(s/def ::image-opts (s/keys :req-un [::file] :opt-un [::name ::read-only]))
+(s/def ::vhost-user-opts (s/keys :req-un [::vhost-user] :opt-un [::name]))
+(s/def ::block-opts (s/or :image ::image-opts :vhost-user ::vhost-user-opts))
 (s/def ::net-opts (s/keys :opt-un [::name ::switch ::mac]))
 (s/def ::console-opts (s/keys :opt-un [::name ::host]))
 (s/def ::rng-opts (s/keys :opt-un [::name]))
@@ -76,6 +81,7 @@
    ::devices "a vector of devices like [[:console] [:block {:file \"disk.img\"}] [:net {:switch :lan}] [:rng]]"
    ::device "a device: [:console], [:block {:file ...}], [:net {:switch ...}] or [:rng]"
    ::file "a file path"
+   ::vhost-user "the socket of a vhost-user back-end (a :sim guest drives it as a front-end)"
    ::kernel "a kernel image path (with :initrd)"
    ::initrd "an initramfs path (with :kernel)"
    ::kit "a kit lock file (./guestlab kit lock writes one)"
@@ -124,10 +130,13 @@
   {:block ::block-opts :net ::net-opts :console ::console-opts :rng ::rng-opts})
 
 (defn- spec-keys
-  "The unqualified keys an s/keys spec names."
+  "The unqualified keys an s/keys spec names, or the branches of an s/or of them."
   [spec]
-  (let [{:keys [req-un opt-un]} (apply hash-map (rest (s/form spec)))]
-    (set (map (comp keyword name) (concat req-un opt-un)))))
+  (let [[op & args] (s/form spec)]
+    (if (= op `s/or)
+      (into #{} (mapcat spec-keys) (take-nth 2 (rest args)))
+      (let [{:keys [req-un opt-un]} (apply hash-map args)]
+        (set (map (comp keyword name) (concat req-un opt-un)))))))
 
 (defn- unknown-key-problem
   "A key of the spec, or of a device's options, that no guest spec has, with the one it likely

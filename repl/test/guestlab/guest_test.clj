@@ -77,3 +77,23 @@
     (let [table (rings/format-queues (rings/queues vm))]
       (is (re-find #"rng0\s+0\s+64" table))
       (is (re-find #"avail.idx" table)))))
+
+(deftest a-sim-guest-drives-a-vhost-user-back-end-as-its-front-end
+  ;; guestlab's own back-end here (any other serves the same way: qemu-storage-daemon is in the
+  ;; Java tests); the guest writes through it and the image file holds the bytes
+  (let [img (disk)
+        sock (str (java.nio.file.Files/createTempDirectory "fe" (make-array java.nio.file.attribute.FileAttribute 0)) "/blk.sock")
+        device (guestlab.devices.BlockDevice/open (java.nio.file.Path/of img (make-array String 0)) false)
+        backend (guestlab.vhostuser.VhostUserBackend. "remote" "blk" device (java.nio.file.Path/of sock (make-array String 0))
+                                                      (guestlab.events.EventBus. 64))]
+    (try
+      (let [vm (g/start! {:name "fe" :devices [[:block {:vhost-user sock}] [:rng]]})]
+        (is (= ["rng0" "block0"] (vec (.devices vm))) "lguest devices first, then the ones served outside")
+        (is (= 2048 (sim/block-capacity vm :block0)) "1 MiB, read from the back-end's config")
+        (sim/block-write! vm :block0 8 (java.util.Arrays/copyOf (.getBytes "FRONT-END") 512))
+        (sim/block-flush! vm :block0)
+        (is (= "FRONT-END" (String. (java.util.Arrays/copyOf (sim/block-read vm :block0 8 512) 9))))
+        (is (= "FRONT-END" (String. (java.util.Arrays/copyOfRange (java.nio.file.Files/readAllBytes (java.nio.file.Path/of img (make-array String 0))) 4096 4105)))
+            "in the image file")
+        (g/stop! vm))
+      (finally (.close backend) (.close device)))))

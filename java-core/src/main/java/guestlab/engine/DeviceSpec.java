@@ -10,10 +10,14 @@ import java.util.Map;
  *
  * @param kind    "console", "block", "net" or "rng"
  * @param name    unique within the guest; defaults to kind + ordinal ("block0", "net1")
- * @param options kind-specific: block {file, read-only}; net {switch, mac}; console {host:
- *                "buffer" | "stdio"}; rng none
+ * @param options kind-specific: block {file, read-only} or, in a sim guest, {vhost-user: the socket
+ *                of a back-end that serves the disk}; net {switch, mac}; console {host: "buffer" |
+ *                "stdio"}; rng none
  */
 public record DeviceSpec(String kind, String name, Map<String, Object> options) {
+    /** The block option naming a vhost-user back-end's socket: the sim guest drives it as a front-end. */
+    public static final String VHOST_USER = "vhost-user";
+
     public DeviceSpec {
         options = Map.copyOf(options);
     }

@@ -28,6 +28,9 @@ public interface Guest extends AutoCloseable {
 
     List<QueueState> queues(String device);
 
+    /** The virtio device ID ({@link guestlab.virtio.DeviceType}) of the device {@code name}, wherever it is served. */
+    int deviceType(String name);
+
     /** The device object behind {@code name}, shared by every transport (inject input, pull a link). */
     VirtioDevice device(String name);
 

@@ -16,7 +16,7 @@ final class SpecCheck {
     /** The options each device kind takes; anything else is a typo the user should hear about. */
     static final Map<String, Set<String>> OPTIONS = Map.of(
             "console", Set.of("host"),
-            "block", Set.of("file", "read-only"),
+            "block", Set.of("file", "read-only", DeviceSpec.VHOST_USER),
             "net", Set.of("switch", "mac"),
             "rng", Set.of());
     static final Set<String> KINDS = new TreeSet<>(OPTIONS.keySet());
@@ -49,6 +49,10 @@ final class SpecCheck {
             }
             if (!names.add(d.name())) throw new IllegalArgumentException("two devices are named " + d.name());
             options(d);
+            if (d.options().containsKey(DeviceSpec.VHOST_USER) && !spec.engine().equals("sim")) {
+                throw new IllegalArgumentException("block device " + d.name() + ": vhost-user (a back-end the guest drives "
+                        + "as a front-end) is for sim guests; a qemu guest's disks are guestlab's own");
+            }
         }
     }
 
@@ -61,8 +65,10 @@ final class SpecCheck {
                         + new TreeSet<>(OPTIONS.get(d.kind())));
             }
         }
-        if (d.kind().equals("block") && o.get("file") == null) {
-            throw new IllegalArgumentException(what + " needs a file option (the disk image)");
+        boolean remote = o.get(DeviceSpec.VHOST_USER) != null;
+        if (d.kind().equals("block") && (o.get("file") == null) == !remote) {
+            throw new IllegalArgumentException(remote ? what + ": give a file or a vhost-user socket, not both"
+                    : what + " needs a file option (the disk image)");
         }
         // A read-only flag that is not a boolean must not quietly leave the disk writable.
         if (o.containsKey("read-only") && !(o.get("read-only") instanceof Boolean)) {

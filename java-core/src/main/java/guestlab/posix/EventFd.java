@@ -73,6 +73,23 @@ public final class EventFd implements AutoCloseable {
         }
     }
 
+    /**
+     * Waits at most {@code timeoutMillis} for a signal; returns how many were folded into this
+     * wake-up, or 0 if none came in time.
+     */
+    public long await(int timeoutMillis) {
+        if (closed) throw new IllegalStateException("eventfd " + fd + " is closed");
+        if (!Libc.awaitReadable(fd, timeoutMillis)) return 0;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment count = arena.allocate(ValueLayout.JAVA_LONG);
+            Libc.read(fd, count, "eventfd read");
+            return count.get(ValueLayout.JAVA_LONG, 0);
+        } catch (PosixException e) {
+            if (e.errno() != Libc.EAGAIN) throw e; // another reader took it first
+            return 0;
+        }
+    }
+
     @Override
     public synchronized void close() {
         if (!closed) {

@@ -62,6 +62,11 @@ final class VhostUserMessage {
         fds.clear();
     }
 
+    /** Whether this is a back-end's reply (the front-end's side reads these). */
+    boolean isReply() {
+        return (flags & FLAG_REPLY) != 0;
+    }
+
     boolean needsReply() {
         return (flags & FLAG_NEED_REPLY) != 0;
     }

@@ -186,6 +186,11 @@ public final class QemuGuest implements Guest {
     }
 
     @Override
+    public int deviceType(String name) {
+        return backend(name).device().type();
+    }
+
+    @Override
     public VirtioDevice device(String name) {
         return backend(name).device();
     }

@@ -16,6 +16,7 @@ import guestlab.transport.lguest.LguestBus;
 import guestlab.virtio.VirtioDevice;
 
 import java.io.IOException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -44,8 +45,11 @@ public final class SimEngine {
                     spec.memoryBytes() + LguestRing.PAGE_SIZE, "guest " + spec.name() + " is stopped"));
             DeviceFactory factory = new DeviceFactory(switches);
             Map<String, VirtioDevice> devices = new LinkedHashMap<>();
+            Map<String, Path> vhostUser = new LinkedHashMap<>();
             for (DeviceSpec d : DeviceSpec.withDefaultNames(spec.devices())) {
-                devices.put(d.name(), rollback.add(factory.build(d)));
+                // A block device some vhost-user back-end serves: the guest is its front-end, not on the bus.
+                if (d.options().containsKey(DeviceSpec.VHOST_USER)) vhostUser.put(d.name(), Path.of(d.options().get(DeviceSpec.VHOST_USER).toString()));
+                else devices.put(d.name(), rollback.add(factory.build(d)));
             }
             long pfnLimit = spec.memoryBytes() / LguestRing.PAGE_SIZE;
             SimHypervisor hv = new SimHypervisor(spec.name(), mem, events);
@@ -56,8 +60,9 @@ public final class SimEngine {
             rollback.add(bus); // the bus owns the devices now and stops their threads before the memory goes
             hv.onExit(bus::handleNotify);
             events.publish(Event.note(spec.name(), "", -1, EventKind.LIFECYCLE,
-                    "starting: engine sim, " + spec.memoryBytes() / (1 << 20) + " MiB, devices " + devices.keySet()));
-            SimGuest g = new SimGuest(spec.name(), mem, hv, bus, events, factory.bufferConsoles());
+                    "starting: engine sim, " + spec.memoryBytes() / (1 << 20) + " MiB, devices " + devices.keySet()
+                            + (vhostUser.isEmpty() ? "" : ", over vhost-user " + vhostUser)));
+            SimGuest g = new SimGuest(spec.name(), mem, hv, bus, events, factory.bufferConsoles(), vhostUser);
             rollback.keep();
             rollback.add(g::stop); // the guest owns the bus and the memory
             g.boot(timeout);

@@ -9,12 +9,19 @@ import guestlab.lguest.DevicePage;
 import guestlab.lguest.LguestDeviceDesc;
 import guestlab.lguest.LguestRing;
 import guestlab.memory.GuestMemory;
+import guestlab.memory.MemfdMemory;
+import guestlab.vhostuser.VhostUserFrontend;
+import guestlab.virtio.block.BlockSpec;
 import guestlab.transport.lguest.LguestBus;
 import guestlab.virtio.DeviceType;
 import guestlab.virtio.QueueState;
 import guestlab.virtio.VirtioDevice;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,23 +33,31 @@ import java.util.Map;
  */
 public final class SimGuest implements Guest {
     private final String name;
-    private final GuestMemory mem;
+    private final MemfdMemory mem;
     private final SimHypervisor hv;
     private final LguestBus bus;
     private final EventBus events;
     private final Map<String, BufferConsole> hostConsoles;
+    private final Map<String, Path> vhostUserBlocks;
     private final Map<String, SimDriver> drivers = new LinkedHashMap<>();
+    /** The devices served outside guestlab, over vhost-user with this guest as the front-end. */
+    private final Map<String, VhostUserDriverTransport> remote = new LinkedHashMap<>();
     private volatile State state = State.RUNNING;
 
-    /** The guest owns {@code bus} and {@code mem} and releases them at {@link #stop()}. */
-    public SimGuest(String name, GuestMemory mem, SimHypervisor hv, LguestBus bus, EventBus events,
-                    Map<String, BufferConsole> hostConsoles) {
+    /**
+     * The guest owns {@code bus} and {@code mem} and releases them at {@link #stop()}.
+     *
+     * @param vhostUserBlocks block devices some vhost-user back-end serves: name -> its socket
+     */
+    public SimGuest(String name, MemfdMemory mem, SimHypervisor hv, LguestBus bus, EventBus events,
+                    Map<String, BufferConsole> hostConsoles, Map<String, Path> vhostUserBlocks) {
         this.name = name;
         this.mem = mem;
         this.hv = hv;
         this.bus = bus;
         this.events = events;
         this.hostConsoles = Map.copyOf(hostConsoles);
+        this.vhostUserBlocks = new LinkedHashMap<>(vhostUserBlocks);
     }
 
     /** Boots the simulated kernel: scan the device page, probe every device (one driver per descriptor). */
@@ -67,7 +82,21 @@ public final class SimGuest implements Guest {
             d.probe();
             drivers.put(dev, d);
         }
-        lifecycle("booted: " + drivers.size() + " devices found on the lguest bus");
+        for (Map.Entry<String, Path> e : vhostUserBlocks.entrySet()) {
+            VhostUserFrontend frontend;
+            try {
+                frontend = VhostUserFrontend.connect(e.getValue());
+            } catch (IOException x) {
+                throw new UncheckedIOException(e.getKey() + ": " + x.getMessage(), x);
+            }
+            VhostUserDriverTransport t = new VhostUserDriverTransport(frontend, mem, pages, 1, BlockSpec.CONFIG_SIZE);
+            remote.put(e.getKey(), t);
+            SimDriver d = new SimBlockDriver(e.getKey(), mem, pages, t, timeout);
+            d.probe();
+            drivers.put(e.getKey(), d);
+        }
+        lifecycle("booted: " + (drivers.size() - remote.size()) + " devices found on the lguest bus"
+                + (remote.isEmpty() ? "" : ", " + remote.size() + " over vhost-user " + remote.keySet()));
     }
 
     public SimBlockDriver block(String device) {
@@ -125,12 +154,15 @@ public final class SimGuest implements Guest {
 
     @Override
     public List<String> devices() {
-        return bus.deviceNames();
+        List<String> all = new ArrayList<>(bus.deviceNames());
+        all.addAll(remote.keySet());
+        return all;
     }
 
     @Override
     public int deviceStatus(String device) {
-        return bus.status(device);
+        VhostUserDriverTransport t = remote.get(device);
+        return t != null ? t.status() : bus.status(device);
     }
 
     @Override
@@ -140,11 +172,21 @@ public final class SimGuest implements Guest {
 
     @Override
     public List<QueueState> queues(String device) {
-        return bus.queues(device);
+        // A remote device's queues are the back-end's: guestlab sees only its driver side.
+        return remote.containsKey(device) ? List.of() : bus.queues(device);
+    }
+
+    @Override
+    public int deviceType(String name) {
+        return remote.containsKey(name) ? DeviceType.BLOCK : bus.device(name).type();
     }
 
     @Override
     public VirtioDevice device(String name) {
+        if (remote.containsKey(name)) {
+            throw new IllegalArgumentException(name + " is served by the vhost-user back-end on " + vhostUserBlocks.get(name)
+                    + ", not by guestlab");
+        }
         return bus.device(name);
     }
 
@@ -183,6 +225,7 @@ public final class SimGuest implements Guest {
         state = State.STOPPED;
         hv.resume(); // a CPU waiting at a hypercall goes on, and finds its devices gone
         try {
+            remote.values().forEach(VhostUserDriverTransport::close);
             bus.close();
             mem.close();
         } catch (RuntimeException e) {

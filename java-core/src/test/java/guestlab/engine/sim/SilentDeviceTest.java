@@ -41,7 +41,7 @@ class SilentDeviceTest {
         LguestBus bus = new LguestBus("silent", mem, ram, new DevicePage(mem, ram, LguestRing.PAGE_SIZE), hv, events,
                 Map.of("rng0", new SilentRng()));
         hv.onExit(bus::handleNotify);
-        SimGuest g = new SimGuest("silent", mem, hv, bus, events, Map.of());
+        SimGuest g = new SimGuest("silent", mem, hv, bus, events, Map.of(), Map.of());
         try {
             g.boot(Duration.ofMillis(200));
             long t0 = System.nanoTime();

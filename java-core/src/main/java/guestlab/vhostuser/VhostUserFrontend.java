@@ -1,0 +1,138 @@
+package guestlab.vhostuser;
+
+import guestlab.posix.EventFd;
+import guestlab.posix.UnixSocket;
+import guestlab.virtio.Features;
+import guestlab.virtio.VringLayout;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+
+import static guestlab.vhostuser.VhostUserProtocol.*;
+
+/**
+ * The front-end side of vhost-user, as QEMU speaks it, for a driver in this JVM: it shares guest
+ * memory (one memfd, addressed identically by guest-physical and "user" address), negotiates
+ * features, and hands each ring's addresses and its kick and call eventfds to any back-end:
+ * guestlab's own, qemu-storage-daemon, a vhost-device daemon. One thread uses it at a time.
+ */
+public final class VhostUserFrontend implements AutoCloseable {
+    /** How long a back-end may take to answer a request. */
+    private static final int REPLY_MILLIS = 10_000;
+
+    private final Path path;
+    private final UnixSocket socket;
+    private long protocolFeatures;
+    /** VHOST_USER_F_PROTOCOL_FEATURES was negotiated: rings then start only when enabled. */
+    private boolean protocol;
+
+    private VhostUserFrontend(Path path, UnixSocket socket) {
+        this.path = path;
+        this.socket = socket;
+    }
+
+    /** Connects to the back-end listening on {@code socket} and takes ownership of it (SET_OWNER). */
+    public static VhostUserFrontend connect(Path socket) throws IOException {
+        UnixSocket s;
+        try {
+            s = UnixSocket.connect(socket);
+        } catch (RuntimeException e) {
+            throw new IOException("no vhost-user back-end on " + socket + ": " + e.getMessage(), e);
+        }
+        VhostUserFrontend f = new VhostUserFrontend(socket, s);
+        f.send(SET_OWNER, new byte[0], List.of());
+        return f;
+    }
+
+    /** The device's features as the back-end offers them (GET_FEATURES), the protocol bit left out. */
+    public long deviceFeatures() throws IOException {
+        return ask(GET_FEATURES, new byte[0]).getLong(0) & ~Features.bit(F_PROTOCOL_FEATURES);
+    }
+
+    /**
+     * Agrees on {@code features} (SET_FEATURES), and on the protocol features this front-end
+     * uses where the back-end offers them: MQ and CONFIG, and nothing that changes the replies.
+     */
+    public void negotiate(long features) throws IOException {
+        long offered = ask(GET_FEATURES, new byte[0]).getLong(0);
+        if (Features.has(offered, F_PROTOCOL_FEATURES)) {
+            long wanted = Features.bit(PROTOCOL_F_MQ) | Features.bit(PROTOCOL_F_CONFIG);
+            protocolFeatures = ask(GET_PROTOCOL_FEATURES, new byte[0]).getLong(0) & wanted;
+            send(SET_PROTOCOL_FEATURES, VhostUserMessage.u64(protocolFeatures), List.of());
+            features |= Features.bit(F_PROTOCOL_FEATURES);
+            protocol = true;
+        }
+        send(SET_FEATURES, VhostUserMessage.u64(features), List.of());
+    }
+
+    /** The device's config space (GET_CONFIG), or {@code size} zero bytes if the back-end has no CONFIG. */
+    public byte[] config(int size) throws IOException {
+        if (!Features.has(protocolFeatures, PROTOCOL_F_CONFIG)) return new byte[size];
+        ByteBuffer req = ByteBuffer.allocate(12 + size).order(ByteOrder.LITTLE_ENDIAN).putInt(0).putInt(size).putInt(0);
+        ByteBuffer reply = ask(GET_CONFIG, req.array());
+        if (reply.limit() < 12 + size) throw new IOException(path + ": GET_CONFIG answered " + reply.limit() + " bytes");
+        return Arrays.copyOfRange(reply.array(), 12, 12 + size);
+    }
+
+    /** SET_MEM_TABLE: guest memory is the memfd {@code fd}, {@code size} bytes at guest-physical 0. */
+    public void shareMemory(int fd, long size) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(8 + 32).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(1).putInt(0).putLong(0).putLong(size).putLong(0).putLong(0); // gpa, size, user address = gpa, offset
+        send(SET_MEM_TABLE, b.array(), List.of(fd));
+    }
+
+    /** Starts ring {@code index} at {@code ring} from avail index 0, doorbell {@code kick}, interrupt {@code call}. */
+    public void startRing(int index, VringLayout ring, EventFd kick, EventFd call) throws IOException {
+        send(SET_VRING_NUM, pair(index, ring.size()), List.of());
+        send(SET_VRING_BASE, pair(index, 0), List.of());
+        ByteBuffer a = ByteBuffer.allocate(40).order(ByteOrder.LITTLE_ENDIAN);
+        a.putInt(index).putInt(0).putLong(ring.desc()).putLong(ring.used()).putLong(ring.avail()).putLong(0);
+        send(SET_VRING_ADDR, a.array(), List.of());
+        send(SET_VRING_CALL, VhostUserMessage.u64(index), List.of(call.fd()));
+        send(SET_VRING_KICK, VhostUserMessage.u64(index), List.of(kick.fd()));
+        if (protocol) send(SET_VRING_ENABLE, pair(index, 1), List.of());
+    }
+
+    private static byte[] pair(int a, int b) {
+        return ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(a).putInt(b).array();
+    }
+
+    private void send(int request, byte[] payload, List<Integer> fds) throws IOException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment m = arena.allocate(HEADER_SIZE + payload.length);
+            m.asByteBuffer().order(ByteOrder.LITTLE_ENDIAN).putInt(request).putInt(VERSION).putInt(payload.length).put(payload);
+            socket.send(m, fds);
+        } catch (RuntimeException e) {
+            throw new IOException(path + ": sending " + name(request) + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** Sends {@code request} and returns the back-end's reply payload. */
+    private ByteBuffer ask(int request, byte[] payload) throws IOException {
+        send(request, payload, List.of());
+        VhostUserMessage m;
+        try {
+            if (!socket.awaitReadable(REPLY_MILLIS)) throw new IOException(path + ": no answer to " + name(request) + " in " + REPLY_MILLIS + " ms");
+            m = VhostUserMessage.read(socket, REPLY_MILLIS, REPLY_MILLIS);
+        } catch (VhostUserMessage.ProtocolError e) {
+            throw new IOException(path + ": " + e.getMessage(), e);
+        }
+        if (m == null) throw new IOException(path + ": the back-end hung up on " + name(request));
+        m.closeUntakenFds();
+        if (m.request() != request || !m.isReply()) {
+            throw new IOException(path + ": " + name(request) + " answered by " + name(m.request()));
+        }
+        return m.payload();
+    }
+
+    @Override
+    public void close() {
+        socket.close();
+    }
+}
