@@ -46,7 +46,12 @@ public final class VhostUserFrontend implements AutoCloseable {
             throw new IOException("no vhost-user back-end on " + socket + ": " + e.getMessage(), e);
         }
         VhostUserFrontend f = new VhostUserFrontend(socket, s);
-        f.send(SET_OWNER, new byte[0], List.of());
+        try {
+            f.send(SET_OWNER, new byte[0], List.of());
+        } catch (IOException e) {
+            f.close();
+            throw e;
+        }
         return f;
     }
 

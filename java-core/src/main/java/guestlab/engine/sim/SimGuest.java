@@ -29,7 +29,8 @@ import java.util.Map;
 /**
  * A guest whose "kernel" is Java: it finds its devices by walking the lguest device page at
  * pfnlimit * 4096 byte by byte, as lguest_devices_init() did, and drives them with the
- * simulated drivers. Its CPU is whichever thread calls a driver.
+ * simulated drivers; disks served by a vhost-user back-end elsewhere it drives as their front-end.
+ * Its CPU is whichever thread calls a driver.
  */
 public final class SimGuest implements Guest {
     private final String name;
