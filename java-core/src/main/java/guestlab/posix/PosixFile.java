@@ -35,6 +35,13 @@ public final class PosixFile implements AutoCloseable {
     private static final MethodHandle PWRITEV = Libc.bind("pwritev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
     private static final MethodHandle FSYNC = Libc.bind("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
 
+    /**
+     * Each thread's iovec array and errno state for {@link #transfer}, so that a request costs no
+     * native allocation: owned by the thread, freed by the collector once the thread is gone.
+     */
+    private static final ThreadLocal<MemorySegment> SCRATCH = ThreadLocal.withInitial(
+            () -> Arena.ofAuto().allocate(IOVEC_BYTES * IOV_MAX + Libc.CALL_STATE.byteSize(), 8));
+
     private final int fd;
     private volatile boolean closed;
 
@@ -119,9 +126,10 @@ public final class PosixFile implements AutoCloseable {
     private long transfer(MethodHandle call, String name, List<MemorySegment> buffers, long offset, long piece) {
         checkOpen();
         long done = 0;
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(Libc.CALL_STATE);
-            MemorySegment iov = arena.allocate(IOVEC_BYTES * Math.min(buffers.size(), IOV_MAX), 8);
+        try {
+            MemorySegment scratch = SCRATCH.get();
+            MemorySegment iov = scratch.asSlice(0, IOVEC_BYTES * IOV_MAX);
+            MemorySegment state = scratch.asSlice(IOVEC_BYTES * IOV_MAX, Libc.CALL_STATE.byteSize());
             int first = 0;      // the first buffer not yet wholly moved
             long skip = 0;      // bytes of it already moved
             while (first < buffers.size()) {
