@@ -26,43 +26,21 @@ public interface BufferRange {
     /** Copies {@code n} bytes, from {@code at} bytes into the range, to {@code dst[off...]}. */
     default void read(long at, byte[] dst, int off, int n) {
         checkInside(at, n);
-        eachPiece(offset() + at, n, (addr, done, len) ->
+        BufferWalk.each(buffers(), offset() + at, n, (addr, done, len) ->
                 MemorySegment.copy(memory().slice(addr, len), ValueLayout.JAVA_BYTE, 0, dst, off + (int) done, (int) len));
     }
 
     /** Copies {@code src[off, off+n)} into the range, {@code at} bytes in. */
     default void write(long at, byte[] src, int off, int n) {
         checkInside(at, n);
-        eachPiece(offset() + at, n, (addr, done, len) -> memory().write(addr, src, off + (int) done, (int) len));
+        BufferWalk.each(buffers(), offset() + at, n, (addr, done, len) -> memory().write(addr, src, off + (int) done, (int) len));
     }
 
     /** The range as slices of guest memory, in order, for scatter-gather I/O. */
     default List<MemorySegment> slices() {
         List<MemorySegment> out = new ArrayList<>(buffers().size());
-        eachPiece(offset(), length(), (addr, done, len) -> out.add(memory().slice(addr, len)));
+        BufferWalk.each(buffers(), offset(), length(), (addr, done, len) -> out.add(memory().slice(addr, len)));
         return out;
-    }
-
-    /** One contiguous piece of the range: its guest address, the bytes before it, its length. */
-    @FunctionalInterface
-    interface Piece {
-        void at(long addr, long done, long len);
-    }
-
-    /** Walks {@code n} bytes of the buffers starting {@code skip} bytes in, one piece per buffer touched. */
-    private void eachPiece(long skip, long n, Piece piece) {
-        long done = 0;
-        for (Buffer b : buffers()) {
-            if (done == n) break;
-            if (skip >= b.len()) {
-                skip -= b.len();
-                continue;
-            }
-            long take = Math.min(b.len() - skip, n - done);
-            piece.at(b.addr() + skip, done, take);
-            done += take;
-            skip = 0;
-        }
     }
 
     private void checkInside(long at, int n) {

@@ -24,20 +24,9 @@ public record DescriptorChain(int head, int availIndex, List<Buffer> readable, L
 
     /** Reads up to {@code max} device-readable bytes, starting {@code skip} bytes in. */
     public byte[] readBytes(GuestMemory mem, long skip, int max) {
-        long n = Math.max(0, Math.min(max, readableLength() - skip));
-        byte[] out = new byte[(int) n];
-        int done = 0;
-        long pos = 0;
-        for (Buffer b : readable) {
-            if (done == n) break;
-            long start = Math.max(skip - pos, 0);
-            if (start < b.len()) {
-                int take = (int) Math.min(b.len() - start, n - done);
-                MemorySegment.copy(mem.slice(b.addr() + start, take), ValueLayout.JAVA_BYTE, 0, out, done, take);
-                done += take;
-            }
-            pos += b.len();
-        }
+        byte[] out = new byte[(int) Math.max(0, Math.min(max, readableLength() - skip))];
+        BufferWalk.each(readable, skip, out.length, (addr, done, len) ->
+                MemorySegment.copy(mem.slice(addr, len), ValueLayout.JAVA_BYTE, 0, out, (int) done, (int) len));
         return out;
     }
 
@@ -46,18 +35,6 @@ public record DescriptorChain(int head, int availIndex, List<Buffer> readable, L
      * bytes in; returns how many bytes fit.
      */
     public int writeBytes(GuestMemory mem, long skip, byte[] data, int off, int len) {
-        int done = 0;
-        long pos = 0;
-        for (Buffer b : writable) {
-            if (done == len) break;
-            long start = Math.max(skip - pos, 0);
-            if (start < b.len()) {
-                int put = (int) Math.min(b.len() - start, len - done);
-                mem.write(b.addr() + start, data, off + done, put);
-                done += put;
-            }
-            pos += b.len();
-        }
-        return done;
+        return (int) BufferWalk.each(writable, skip, len, (addr, done, n) -> mem.write(addr, data, off + (int) done, (int) n));
     }
 }
