@@ -6,8 +6,6 @@ import guestlab.virtio.Features;
 import guestlab.virtio.VringLayout;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
@@ -28,16 +26,16 @@ public final class VhostUserFrontend implements AutoCloseable {
 
     private final Path path;
     private final UnixSocket socket;
+    /** What the back-end offers (GET_FEATURES), asked once at connect. */
+    private long offered;
     private long protocolFeatures;
-    /** VHOST_USER_F_PROTOCOL_FEATURES was negotiated: rings then start only when enabled. */
-    private boolean protocol;
 
     private VhostUserFrontend(Path path, UnixSocket socket) {
         this.path = path;
         this.socket = socket;
     }
 
-    /** Connects to the back-end listening on {@code socket} and takes ownership of it (SET_OWNER). */
+    /** Connects to the back-end listening on {@code socket}, takes ownership of it (SET_OWNER) and asks its features. */
     public static VhostUserFrontend connect(Path socket) throws IOException {
         UnixSocket s;
         try {
@@ -48,6 +46,7 @@ public final class VhostUserFrontend implements AutoCloseable {
         VhostUserFrontend f = new VhostUserFrontend(socket, s);
         try {
             f.send(SET_OWNER, new byte[0], List.of());
+            f.offered = f.ask(GET_FEATURES, new byte[0]).getLong(0);
         } catch (IOException e) {
             f.close();
             throw e;
@@ -55,9 +54,14 @@ public final class VhostUserFrontend implements AutoCloseable {
         return f;
     }
 
-    /** The device's features as the back-end offers them (GET_FEATURES), the protocol bit left out. */
-    public long deviceFeatures() throws IOException {
-        return ask(GET_FEATURES, new byte[0]).getLong(0) & ~Features.bit(F_PROTOCOL_FEATURES);
+    /** The device's features as the back-end offers them, the protocol bit left out. */
+    public long deviceFeatures() {
+        return offered & ~Features.bit(F_PROTOCOL_FEATURES);
+    }
+
+    /** VHOST_USER_F_PROTOCOL_FEATURES is offered, so it is negotiated: rings then start only when enabled. */
+    private boolean protocol() {
+        return Features.has(offered, F_PROTOCOL_FEATURES);
     }
 
     /**
@@ -65,13 +69,11 @@ public final class VhostUserFrontend implements AutoCloseable {
      * uses where the back-end offers them: MQ and CONFIG, and nothing that changes the replies.
      */
     public void negotiate(long features) throws IOException {
-        long offered = ask(GET_FEATURES, new byte[0]).getLong(0);
-        if (Features.has(offered, F_PROTOCOL_FEATURES)) {
+        if (protocol()) {
             long wanted = Features.bit(PROTOCOL_F_MQ) | Features.bit(PROTOCOL_F_CONFIG);
             protocolFeatures = ask(GET_PROTOCOL_FEATURES, new byte[0]).getLong(0) & wanted;
             send(SET_PROTOCOL_FEATURES, VhostUserMessage.u64(protocolFeatures), List.of());
             features |= Features.bit(F_PROTOCOL_FEATURES);
-            protocol = true;
         }
         send(SET_FEATURES, VhostUserMessage.u64(features), List.of());
     }
@@ -94,25 +96,19 @@ public final class VhostUserFrontend implements AutoCloseable {
 
     /** Starts ring {@code index} at {@code ring} from avail index 0, doorbell {@code kick}, interrupt {@code call}. */
     public void startRing(int index, VringLayout ring, EventFd kick, EventFd call) throws IOException {
-        send(SET_VRING_NUM, pair(index, ring.size()), List.of());
-        send(SET_VRING_BASE, pair(index, 0), List.of());
+        send(SET_VRING_NUM, VhostUserMessage.vringState(index, ring.size()), List.of());
+        send(SET_VRING_BASE, VhostUserMessage.vringState(index, 0), List.of());
         ByteBuffer a = ByteBuffer.allocate(40).order(ByteOrder.LITTLE_ENDIAN);
         a.putInt(index).putInt(0).putLong(ring.desc()).putLong(ring.used()).putLong(ring.avail()).putLong(0);
         send(SET_VRING_ADDR, a.array(), List.of());
         send(SET_VRING_CALL, VhostUserMessage.u64(index), List.of(call.fd()));
         send(SET_VRING_KICK, VhostUserMessage.u64(index), List.of(kick.fd()));
-        if (protocol) send(SET_VRING_ENABLE, pair(index, 1), List.of());
-    }
-
-    private static byte[] pair(int a, int b) {
-        return ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(a).putInt(b).array();
+        if (protocol()) send(SET_VRING_ENABLE, VhostUserMessage.vringState(index, 1), List.of());
     }
 
     private void send(int request, byte[] payload, List<Integer> fds) throws IOException {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment m = arena.allocate(HEADER_SIZE + payload.length);
-            m.asByteBuffer().order(ByteOrder.LITTLE_ENDIAN).putInt(request).putInt(VERSION).putInt(payload.length).put(payload);
-            socket.send(m, fds);
+        try {
+            VhostUserMessage.send(socket, request, 0, payload, fds);
         } catch (RuntimeException e) {
             throw new IOException(path + ": sending " + name(request) + " failed: " + e.getMessage(), e);
         }

@@ -125,12 +125,22 @@ final class VhostUserMessage {
 
     /** Sends a reply to {@code request} with {@code payload}. */
     static void reply(UnixSocket socket, int request, byte[] payload) {
+        send(socket, request, FLAG_REPLY, payload, List.of());
+    }
+
+    /** Sends a message {header: request, VERSION | flags, size; payload} with {@code fds} attached. */
+    static void send(UnixSocket socket, int request, int flags, byte[] payload, List<Integer> fds) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment m = arena.allocate(HEADER_SIZE + payload.length);
             ByteBuffer b = m.asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
-            b.putInt(request).putInt(VERSION | FLAG_REPLY).putInt(payload.length).put(payload);
-            socket.writeFully(m);
+            b.putInt(request).putInt(VERSION | flags).putInt(payload.length).put(payload);
+            socket.send(m, fds);
         }
+    }
+
+    /** struct vhost_vring_state {u32 index; u32 num}: SET_VRING_NUM/BASE/ENABLE, GET_VRING_BASE's reply. */
+    static byte[] vringState(int index, int num) {
+        return ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(index).putInt(num).array();
     }
 
     static byte[] u64(long v) {

@@ -75,7 +75,7 @@ final class VhostUserSession {
                 case GET_VRING_BASE -> {
                     int index = m.need(8).getInt(0);
                     int base = rings.stopAndGetBase(index);
-                    reply(m, ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(index).putInt(base).array());
+                    reply(m, VhostUserMessage.vringState(index, base));
                     replied = true;
                 }
                 case SET_VRING_KICK, SET_VRING_CALL, SET_VRING_ERR -> setVringFd(m);

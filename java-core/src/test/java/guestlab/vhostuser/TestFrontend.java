@@ -36,12 +36,7 @@ final class TestFrontend implements AutoCloseable {
     }
 
     void send(int request, int extraFlags, byte[] payload, List<Integer> fds) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment m = arena.allocate(HEADER_SIZE + payload.length);
-            m.asByteBuffer().order(ByteOrder.LITTLE_ENDIAN).putInt(request).putInt(VERSION | extraFlags)
-                    .putInt(payload.length).put(payload);
-            socket.send(m, fds);
-        }
+        VhostUserMessage.send(socket, request, extraFlags, payload, fds);
     }
 
     /** Reads a reply's payload; a back-end that does not answer within 10 s fails the test. */
@@ -71,7 +66,7 @@ final class TestFrontend implements AutoCloseable {
     }
 
     static byte[] state(int index, int num) {
-        return ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putInt(index).putInt(num).array();
+        return VhostUserMessage.vringState(index, num);
     }
 
     void setMemTable() {

@@ -45,11 +45,7 @@ final class VhostUserDriverTransport implements DriverTransport, AutoCloseable {
 
     @Override
     public long deviceFeatures() {
-        try {
-            return frontend.deviceFeatures();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return frontend.deviceFeatures();
     }
 
     @Override
