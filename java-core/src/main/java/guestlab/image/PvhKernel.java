@@ -9,6 +9,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -37,6 +38,8 @@ public final class PvhKernel {
     /** Xen's ELF note type for the 32-bit PVH entry point (xen/include/public/elfnote.h). */
     private static final int XEN_ELFNOTE_PHYS32_ENTRY = 18;
     private static final int PT_NOTE = 4;
+    /** "Xen\0" as a little-endian int. */
+    private static final int XEN_NAME = 'X' | 'e' << 8 | 'n' << 16;
 
     /**
      * Writes the PVH-bootable ELF inside {@code bzImage} to {@code vmlinux} (replaced atomically)
@@ -74,33 +77,58 @@ public final class PvhKernel {
         }
     }
 
-    /** Whether the ELF64 file has a "Xen" note of type PHYS32_ENTRY in a PT_NOTE segment. */
+    /**
+     * Whether the ELF64 file has a "Xen" note of type PHYS32_ENTRY in a PT_NOTE segment. Reads
+     * only the headers and the note segments, not the whole kernel.
+     */
     static boolean hasPvhEntry(Path elf) throws IOException {
-        byte[] f = Files.readAllBytes(elf);
-        ByteBuffer b = ByteBuffer.wrap(f).order(ByteOrder.LITTLE_ENDIAN);
-        if (f.length < 64 || b.getInt(0) != 0x464c457f || f[4] != 2 || f[5] != 1) return false; // ELF, 64-bit, LE
-        long phoff = b.getLong(32);
-        int phentsize = b.getShort(54) & 0xffff, phnum = b.getShort(56) & 0xffff;
-        for (int i = 0; i < phnum; i++) {
-            long ph = phoff + (long) i * phentsize;
-            if (ph < 0 || ph + 56 > f.length) return false;
-            if (b.getInt((int) ph) != PT_NOTE) continue;
-            long off = b.getLong((int) ph + 8), size = b.getLong((int) ph + 32);
-            if (off < 0 || size < 0 || off + size > f.length) return false;
-            // Notes: {u32 namesz, u32 descsz, u32 type, name padded to 4, desc padded to 4}.
-            long at = off;
-            while (at + 12 <= off + size) {
-                int namesz = b.getInt((int) at), descsz = b.getInt((int) (at + 4)), type = b.getInt((int) (at + 8));
-                if (namesz < 0 || descsz < 0) return false;
-                long name = at + 12;
-                if (namesz == 4 && type == XEN_ELFNOTE_PHYS32_ENTRY && name + 4 <= f.length
-                        && Arrays.equals(Arrays.copyOfRange(f, (int) name, (int) name + 4), new byte[] {'X', 'e', 'n', 0})) {
-                    return true;
-                }
-                at = name + align4(namesz) + align4(descsz);
+        try (FileChannel f = FileChannel.open(elf)) {
+            ByteBuffer h = read(f, 0, 64);
+            if (h == null || h.getInt(0) != 0x464c457f || h.get(4) != 2 || h.get(5) != 1) return false; // ELF, 64-bit, LE
+            long phoff = h.getLong(32);
+            int phentsize = h.getShort(54) & 0xffff, phnum = h.getShort(56) & 0xffff;
+            if (phentsize < 56) return false;
+            for (int i = 0; i < phnum; i++) {
+                ByteBuffer ph = read(f, phoff + (long) i * phentsize, 56);
+                if (ph == null) return false;
+                if (ph.getInt(0) != PT_NOTE) continue;
+                long size = ph.getLong(32);
+                if (size < 0 || size > MAX_NOTES) return false;
+                ByteBuffer notes = read(f, ph.getLong(8), (int) size);
+                if (notes == null) return false;
+                if (hasPvhNote(notes)) return true;
             }
+            return false;
+        }
+    }
+
+    /** The largest PT_NOTE segment read: a kernel's notes are a few hundred bytes. */
+    private static final int MAX_NOTES = 1 << 20;
+
+    /** Notes are {u32 namesz, u32 descsz, u32 type, name padded to 4, desc padded to 4}. */
+    private static boolean hasPvhNote(ByteBuffer notes) {
+        long at = 0;
+        while (at + 12 <= notes.limit()) {
+            int namesz = notes.getInt((int) at), descsz = notes.getInt((int) at + 4), type = notes.getInt((int) at + 8);
+            if (namesz < 0 || descsz < 0) return false;
+            long name = at + 12;
+            if (namesz == 4 && type == XEN_ELFNOTE_PHYS32_ENTRY && name + 4 <= notes.limit()
+                    && notes.getInt((int) name) == XEN_NAME) {
+                return true;
+            }
+            at = name + align4(namesz) + align4(descsz);
         }
         return false;
+    }
+
+    /** {@code n} bytes at {@code pos}, little-endian; null if the file ends first. */
+    private static ByteBuffer read(FileChannel f, long pos, int n) throws IOException {
+        if (pos < 0 || pos > f.size() - n) return null;
+        ByteBuffer b = ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN);
+        while (b.hasRemaining()) {
+            if (f.read(b, pos + b.position()) < 0) return null;
+        }
+        return b.flip();
     }
 
     private static long align4(long n) {
