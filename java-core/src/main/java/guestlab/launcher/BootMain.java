@@ -4,6 +4,7 @@ import guestlab.devices.EthernetSwitch;
 import guestlab.engine.DeviceSpec;
 import guestlab.engine.Guest;
 import guestlab.engine.GuestSpec;
+import guestlab.engine.qemu.Accelerator;
 import guestlab.engine.qemu.QemuGuest;
 import guestlab.image.DebianKit;
 
@@ -36,7 +37,7 @@ public final class BootMain {
         var kit = debian.get();
         System.err.print("guestlab: " + debian.summary() + "\r\n");
         System.err.print("guestlab: booting " + kit.kernelVersion() + " in QEMU; Ctrl-A x quits\r\n");
-        QemuGuest g = QemuGuest.start(new GuestSpec("boot", "qemu", 512L << 20, devices), kit, Launcher.BOOT_TIMEOUT,
+        QemuGuest g = QemuGuest.start(new GuestSpec("boot", "qemu", 512L << 20, devices), kit, Accelerator.choose(), Launcher.BOOT_TIMEOUT,
                 EthernetSwitch::new, text -> {
                     System.out.print(text);
                     System.out.flush();

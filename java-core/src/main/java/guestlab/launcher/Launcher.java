@@ -32,7 +32,8 @@ public final class Launcher implements AutoCloseable {
     private final Map<String, EthernetSwitch> switches = new ConcurrentHashMap<>();
     private final List<Guest> guests = new CopyOnWriteArrayList<>();
     private final java.util.Set<String> starting = ConcurrentHashMap.newKeySet();
-    private volatile boolean acceleratorSaid;
+    /** Chosen, and said on stderr, at the first QEMU guest: the host does not change while we run. */
+    private Accelerator accelerator;
     private final java.util.function.Consumer<String> say = line -> System.err.println("guestlab: " + line);
     private final DebianKit kit = new DebianKit(DebianKit.defaultCache(), say);
     /** The locked kits guests asked for, by lock file and content: each is verified once. */
@@ -122,20 +123,24 @@ public final class Launcher implements AutoCloseable {
         }
     }
 
+    private synchronized Accelerator accelerator() {
+        if (accelerator == null) {
+            accelerator = Accelerator.choose();
+            System.err.println("guestlab: QEMU guests run with " + accelerator.reason());
+        }
+        return accelerator;
+    }
+
     private Guest startEngine(GuestSpec spec, StartProgress progress) throws IOException {
         return switch (spec.engine()) {
             case "sim" -> SimEngine.start(spec, this::switchNamed, DEFAULT_TIMEOUT);
             case "qemu" -> {
-                Accelerator accel = Accelerator.choose();
-                if (!acceleratorSaid) { // once per launcher: it does not change while we run
-                    System.err.println("guestlab: QEMU guests run with " + accel.reason());
-                    acceleratorSaid = true;
-                }
+                Accelerator accel = accelerator();
                 GuestKit kit = kitFor(spec);
                 progress.booting(spec.name(), spec.kernel() != null ? kit.kernelVersion() : "Debian " + kit.kernelVersion(),
                         accel.name().toUpperCase(java.util.Locale.ROOT));
                 long t0 = System.nanoTime();
-                Guest g = QemuGuest.start(spec, kit, BOOT_TIMEOUT, this::switchNamed, null);
+                Guest g = QemuGuest.start(spec, kit, accel, BOOT_TIMEOUT, this::switchNamed, null);
                 progress.up(spec.name(), Duration.ofNanos(System.nanoTime() - t0));
                 yield g;
             }

@@ -4,6 +4,7 @@ import guestlab.devices.EthernetSwitch;
 import guestlab.engine.DeviceSpec;
 import guestlab.engine.Guest;
 import guestlab.engine.GuestSpec;
+import guestlab.engine.qemu.Accelerator;
 import guestlab.engine.qemu.QemuGuest;
 import guestlab.events.EventKind;
 import guestlab.image.DebianKit;
@@ -79,7 +80,7 @@ class QemuFailureTest {
         GuestKit broken = new GuestKit(real.kernel(), junk, real.kernelVersion());
         Footprint started = Footprint.take();
         Exception e = assertThrows(Exception.class, () -> QemuGuest.start(
-                new GuestSpec("panic", "qemu", 256L << 20, List.of()), broken, Duration.ofSeconds(60), EthernetSwitch::new, null));
+                new GuestSpec("panic", "qemu", 256L << 20, List.of()), broken, Accelerator.choose(), Duration.ofSeconds(60), EthernetSwitch::new, null));
         assertTrue(e.getMessage().contains("Kernel panic"), e.getMessage());
         Await.until("the threads of the failed start to end", started::newThreads, List::isEmpty);
     }

@@ -59,17 +59,18 @@ public final class QemuGuest implements Guest {
     /**
      * Builds the devices and their back-ends, then starts QEMU on {@code kit}; releases all on failure.
      *
+     * @param accel       what runs the guest's CPU ({@link Accelerator#choose()})
      * @param switches    the named switches net devices join
      * @param consoleSink sees the console output as it arrives (null: none)
      */
-    public static QemuGuest start(GuestSpec spec, GuestKit kit, Duration bootTimeout, Function<String, EthernetSwitch> switches,
-                                  Consumer<String> consoleSink) throws IOException {
+    public static QemuGuest start(GuestSpec spec, GuestKit kit, Accelerator accel, Duration bootTimeout,
+                                  Function<String, EthernetSwitch> switches, Consumer<String> consoleSink) throws IOException {
         EventBus events = new EventBus(4096);
         Path runDir = Files.createTempDirectory("guestlab-" + spec.name() + "-");
         try (Rollback rollback = new Rollback()) {
             rollback.add(() -> deleteRunDir(runDir));
             Map<String, VhostUserBackend> backends = new LinkedHashMap<>();
-            QemuCommand cmd = QemuCommand.forKit(kit).withMemoryBytes(spec.memoryBytes()).withRunDir(runDir)
+            QemuCommand cmd = QemuCommand.forKit(kit, accel).withMemoryBytes(spec.memoryBytes()).withRunDir(runDir)
                     .withExtraCmdline(GUEST_CMDLINE);
             DeviceFactory factory = new DeviceFactory(switches);
             int n = 0;
