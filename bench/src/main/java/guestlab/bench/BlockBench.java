@@ -85,12 +85,7 @@ public final class BlockBench {
                 cmd = cmd.withDevice(vhostUserBlk(sock));
             }
             case "qemu-storage-daemon" -> {
-                Files.deleteIfExists(sock);
-                qsd = new ProcessBuilder("qemu-storage-daemon",
-                        "--blockdev", "driver=file,node-name=file0,filename=" + image,
-                        "--export", "type=vhost-user-blk,id=exp0,node-name=file0,writable=on,addr.type=unix,addr.path=" + sock)
-                        .redirectErrorStream(true).redirectOutput(dir.resolve("qsd.log").toFile()).start();
-                for (int i = 0; i < 100 && !Files.exists(sock); i++) Thread.sleep(50);
+                qsd = BackEndProcess.qemuStorageDaemon(image, sock, dir.resolve("qsd.log"));
                 cmd = cmd.withDevice(vhostUserBlk(sock));
             }
             default -> cmd = cmd.withDevice(List.of("-drive", "file=" + image + ",format=raw,if=none,id=d0,cache=none",

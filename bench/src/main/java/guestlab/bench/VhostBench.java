@@ -92,16 +92,9 @@ public final class VhostBench {
 
     private static Map<String, Double> runOnce(Launcher launcher, String mode, Path image, Path dir) throws Exception {
         Path sock = dir.resolve("blk.sock");
-        Files.deleteIfExists(sock);
-        String java = ProcessHandle.current().info().command().orElse("java");
-        ProcessBuilder pb = mode.equals("guestlab")
-                ? new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                        "guestlab.launcher.VhostUserServer", "block", sock.toString(), image.toString())
-                : new ProcessBuilder("qemu-storage-daemon", "--blockdev", "driver=file,node-name=file0,filename=" + image,
-                        "--export", "type=vhost-user-blk,id=exp0,node-name=file0,writable=on,addr.type=unix,addr.path=" + sock);
-        Process backend = pb.redirectErrorStream(true).redirectOutput(dir.resolve(mode + ".log").toFile()).start();
+        Process backend = mode.equals("guestlab") ? BackEndProcess.guestlab(image, sock, dir.resolve(mode + ".log"))
+                : BackEndProcess.qemuStorageDaemon(image, sock, dir.resolve(mode + ".log"));
         try {
-            for (int i = 0; i < 400 && !Files.exists(sock) && backend.isAlive(); i++) Thread.sleep(25);
             if (!Files.exists(sock)) throw new IllegalStateException(mode + " did not listen on " + sock + ": see " + dir.resolve(mode + ".log"));
             SimGuest g = (SimGuest) launcher.start(new GuestSpec("vhostbench", "sim", 96L << 20, List.of(
                     new DeviceSpec("block", "disk", Map.of(DeviceSpec.VHOST_USER, sock.toString())))));

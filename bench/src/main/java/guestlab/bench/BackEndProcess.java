@@ -1,0 +1,35 @@
+package guestlab.bench;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/** A vhost-user-blk back-end as a process of its own, serving an image on a unix socket. */
+final class BackEndProcess {
+    private BackEndProcess() {}
+
+    /** The C peer: qemu-storage-daemon's vhost-user-blk export, in its default set-up. */
+    static Process qemuStorageDaemon(Path image, Path socket, Path log) throws IOException, InterruptedException {
+        return start(List.of("qemu-storage-daemon", "--blockdev", "driver=file,node-name=file0,filename=" + image,
+                "--export", "type=vhost-user-blk,id=exp0,node-name=file0,writable=on,addr.type=unix,addr.path=" + socket), socket, log);
+    }
+
+    /** guestlab's back-end, as {@code ./guestlab vhost-user block} runs it, on this JVM's class path. */
+    static Process guestlab(Path image, Path socket, Path log) throws IOException, InterruptedException {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        return start(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                "guestlab.launcher.VhostUserServer", "block", socket.toString(), image.toString()), socket, log);
+    }
+
+    /**
+     * Starts {@code argv}, its output in {@code log}, and returns once {@code socket} exists (or
+     * the process has ended, or 10 s have passed: the caller finds out when it connects).
+     */
+    private static Process start(List<String> argv, Path socket, Path log) throws IOException, InterruptedException {
+        Files.deleteIfExists(socket);
+        Process p = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        for (int i = 0; i < 400 && !Files.exists(socket) && p.isAlive(); i++) Thread.sleep(25);
+        return p;
+    }
+}
