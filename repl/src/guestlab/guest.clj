@@ -51,13 +51,14 @@
 (s/def ::memory (s/or :bytes pos-int? :text (s/and string? #(re-matches size-re (str/trim %)))))
 (s/def ::file (s/or :string (s/and string? (complement str/blank?)) :file #(instance? java.io.File %)))
 (s/def ::read-only boolean?)
+(s/def ::queues (s/int-in 1 (inc guestlab.devices.BlockDevice/MAX_QUEUES)))
 (s/def ::switch (s/or :keyword keyword? :string string?))
 (s/def ::mac (s/and string? #(re-matches #"(?i)([0-9a-f]{2}:){5}[0-9a-f]{2}" %)))
 (s/def ::host #{:buffer :stdio})
 (s/def ::vhost-user ::file)
 ;; A disk is an image file, or (in a :sim guest) a vhost-user back-end's socket that the guest
 ;; drives as a front-end.
-(s/def ::image-opts (s/keys :req-un [::file] :opt-un [::name ::read-only]))
+(s/def ::image-opts (s/keys :req-un [::file] :opt-un [::name ::read-only ::queues]))
 (s/def ::vhost-user-opts (s/keys :req-un [::vhost-user] :opt-un [::name]))
 (s/def ::block-opts (s/or :image ::image-opts :vhost-user ::vhost-user-opts))
 (s/def ::net-opts (s/keys :opt-un [::name ::switch ::mac]))
@@ -86,6 +87,7 @@
    ::initrd "an initramfs path (with :kernel)"
    ::kit "a kit lock file (./guestlab kit lock writes one)"
    ::read-only "true or false"
+   ::queues "a number of request queues from 1 to 64"
    ::switch "a switch name like :lan"
    ::mac "a MAC address like \"52:54:00:12:34:56\""
    ::host ":buffer or :stdio"})

@@ -308,6 +308,9 @@
   (testing "device kinds"
     (says #"^invalid guest spec: unknown device kind :blokc \(device 0\); did you mean :block\?$"
           (g/start! {:devices [[:blokc {:file "x.img"}]]})))
+  (testing "option values"
+    (says #"^invalid guest spec: :queues is 0; expected a number of request queues from 1 to 64"
+          (g/start! {:devices [[:block {:file "x.img" :queues 0}]]})))
   (testing "what was valid stays valid"
     (is (= {:name "ok" :devices [[:block {:file "x" :read-only true :name "disk"}]]}
            (g/validate! {:name "ok" :devices [[:block {:file "x" :read-only true :name "disk"}]]})))))

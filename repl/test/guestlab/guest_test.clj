@@ -57,6 +57,13 @@
     (is (= [] (g/guests)))
     (g/stop! vm)))
 
+(deftest a-disk-offers-the-request-queues-asked-for
+  (let [vm (g/start! {:name "mq" :devices [[:block {:file (disk) :queues 2}]]})]
+    (sim/block-write! vm :block0 0 (byte-array 512 (byte 7)))
+    (is (= 7 (first (sim/block-read vm :block0 0 512))))
+    (is (= [0 1] (mapv :queue (rings/queues vm :block0))) "both queues are set up; the sim driver uses the first")
+    (g/stop! vm)))
+
 (deftest console-scripting-both-ways
   (let [vm (g/start! {:name "t2" :devices [[:console]]})]
     (sim/console-write! vm :console0 "login: ")

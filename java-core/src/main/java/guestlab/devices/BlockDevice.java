@@ -26,29 +26,44 @@ import static guestlab.virtio.block.BlockSpec.*;
  * straight between the file and guest memory, and completes FLUSH only after fsync; every
  * failure the guest can see is a status byte.
  *
+ * <p>With more than one queue (VIRTIO_BLK_F_MQ, 5.2.3) each queue has its own device thread, as
+ * each has its own kick; they share the image, whose reads and writes are positional.
+ *
  * <p>An image whose size is not a multiple of 512 is treated as QEMU treats a raw image: the
  * capacity is rounded up to whole sectors, the bytes of the last sector past the end of the
  * file read as zeros, and a write to that sector extends the file.
  */
 public final class BlockDevice implements VirtioDevice {
     private static final int QUEUE_SIZE = 128;
+    /** The most queues a device offers: one per host CPU is the useful most. */
+    public static final int MAX_QUEUES = 64;
 
     private final Path image;
     private final ImageFile file;
     private final boolean readOnly;
     private final long capacity;
+    private final int queues;
     private volatile BlockHandler handler;
     private volatile DeviceContext ctx;
 
-    private BlockDevice(Path image, ImageFile file, boolean readOnly, long size) {
+    private BlockDevice(Path image, ImageFile file, boolean readOnly, long size, int queues) {
         this.image = image;
         this.file = file;
         this.readOnly = readOnly;
+        this.queues = queues;
         this.capacity = (size + SECTOR - 1) / SECTOR;
         this.handler = new ImageBlockHandler(image, file, readOnly, capacity, this::warn);
     }
 
     public static BlockDevice open(Path image, boolean readOnly) throws IOException {
+        return open(image, readOnly, 1);
+    }
+
+    /** A device with {@code queues} request queues (1 to {@link #MAX_QUEUES}). */
+    public static BlockDevice open(Path image, boolean readOnly, int queues) throws IOException {
+        if (queues < 1 || queues > MAX_QUEUES) {
+            throw new IllegalArgumentException("a block device has 1 to " + MAX_QUEUES + " queues, not " + queues);
+        }
         ImageFile f;
         try {
             f = ImageFile.open(image, readOnly);
@@ -59,7 +74,7 @@ public final class BlockDevice implements VirtioDevice {
                     + ": " + e.getMessage(), e);
         }
         try {
-            return new BlockDevice(image, f, readOnly, f.size());
+            return new BlockDevice(image, f, readOnly, f.size(), queues);
         } catch (IOException | RuntimeException e) {
             f.close();
             throw e;
@@ -95,13 +110,13 @@ public final class BlockDevice implements VirtioDevice {
     @Override
     public long features() {
         long f = Features.RING_COMMON
-                | Features.bit(F_SEG_MAX) | Features.bit(F_BLK_SIZE) | Features.bit(F_FLUSH);
+                | Features.bit(F_SEG_MAX) | Features.bit(F_BLK_SIZE) | Features.bit(F_FLUSH) | Features.bit(F_MQ);
         return readOnly ? f | Features.bit(F_RO) : f;
     }
 
     @Override
     public int queueCount() {
-        return 1;
+        return queues;
     }
 
     @Override
@@ -115,6 +130,7 @@ public final class BlockDevice implements VirtioDevice {
         b.putLong(CFG_CAPACITY, capacity);
         b.putInt(CFG_SEG_MAX, QUEUE_SIZE - 2); // a request's header and status take two descriptors
         b.putInt(CFG_BLK_SIZE, SECTOR);
+        b.putShort(CFG_NUM_QUEUES, (short) queues);
         return b.array();
     }
 
@@ -127,8 +143,8 @@ public final class BlockDevice implements VirtioDevice {
     public void handle(int index) throws RingFault {
         DeviceContext c = ctx;
         if (c == null) return;
-        c.queue(0).serveAll(chain -> serve(c.memory(), chain));
-        c.used(0);
+        c.queue(index).serveAll(chain -> serve(c.memory(), chain));
+        c.used(index);
     }
 
     /** Serves one request (5.2.6); returns the bytes written into the chain, status byte included. */

@@ -38,7 +38,8 @@ public final class DeviceFactory {
     public VirtioDevice build(DeviceSpec d) throws IOException {
         Map<String, Object> o = d.options();
         return switch (d.kind()) {
-            case "block" -> BlockDevice.open(Path.of(o.get("file").toString()), Boolean.TRUE.equals(o.get("read-only")));
+            case "block" -> BlockDevice.open(Path.of(o.get("file").toString()), Boolean.TRUE.equals(o.get("read-only")),
+                    ((Number) o.getOrDefault("queues", 1)).intValue());
             case "net" -> new NetDevice(o.containsKey("mac") ? NetDevice.parseMac(o.get("mac").toString()) : NetDevice.randomMac(),
                     switches.apply(o.getOrDefault("switch", "default").toString()));
             case "rng" -> new RngDevice();

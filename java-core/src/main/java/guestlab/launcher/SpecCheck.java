@@ -1,5 +1,6 @@
 package guestlab.launcher;
 
+import guestlab.devices.BlockDevice;
 import guestlab.engine.DeviceSpec;
 import guestlab.engine.GuestSpec;
 
@@ -16,7 +17,7 @@ final class SpecCheck {
     /** The options each device kind takes; anything else is a typo the user should hear about. */
     static final Map<String, Set<String>> OPTIONS = Map.of(
             "console", Set.of("host"),
-            "block", Set.of("file", "read-only", DeviceSpec.VHOST_USER),
+            "block", Set.of("file", "read-only", "queues", DeviceSpec.VHOST_USER),
             "net", Set.of("switch", "mac"),
             "rng", Set.of());
     static final Set<String> KINDS = new TreeSet<>(OPTIONS.keySet());
@@ -73,6 +74,15 @@ final class SpecCheck {
         // A read-only flag that is not a boolean must not quietly leave the disk writable.
         if (o.containsKey("read-only") && !(o.get("read-only") instanceof Boolean)) {
             throw new IllegalArgumentException(what + ": read-only must be true or false, not " + o.get("read-only"));
+        }
+        if (o.containsKey("queues")) {
+            if (remote) throw new IllegalArgumentException(what + ": queues is for guestlab's own disks; a vhost-user back-end has its own");
+            Object q = o.get("queues");
+            if (!(q instanceof Integer || q instanceof Long) || ((Number) q).longValue() < 1
+                    || ((Number) q).longValue() > BlockDevice.MAX_QUEUES) {
+                throw new IllegalArgumentException(what + ": queues must be a whole number from 1 to " + BlockDevice.MAX_QUEUES
+                        + ", not " + q);
+            }
         }
         if (o.containsKey("host") && !Set.of("buffer", "stdio").contains(String.valueOf(o.get("host")))) {
             throw new IllegalArgumentException(what + ": host must be buffer or stdio, not " + o.get("host"));

@@ -1,5 +1,6 @@
 package guestlab.launcher;
 
+import guestlab.devices.BlockDevice;
 import guestlab.devices.EthernetSwitch;
 import guestlab.engine.DeviceFactory;
 import guestlab.engine.DeviceSpec;
@@ -9,6 +10,7 @@ import guestlab.vhostuser.VhostUserBackend;
 import guestlab.virtio.VirtioDevice;
 
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 
@@ -16,7 +18,7 @@ import java.util.concurrent.CountDownLatch;
  * Serves one guestlab device over vhost-user until killed, for any front-end (QEMU,
  * cloud-hypervisor, crosvm, Firecracker):
  * <pre>
- *   ./guestlab vhost-user block SOCKET IMAGE [--read-only]
+ *   ./guestlab vhost-user block SOCKET IMAGE [--read-only] [--queues N]
  *   ./guestlab vhost-user rng SOCKET
  * </pre>
  */
@@ -29,8 +31,15 @@ public final class VhostUserServer {
         DeviceSpec spec = switch (args[0]) {
             case "block" -> {
                 if (args.length < 3) usage();
-                yield new DeviceSpec("block", "block", Map.of("file", args[2],
-                        "read-only", args.length > 3 && args[3].equals("--read-only")));
+                Map<String, Object> options = new HashMap<>(Map.of("file", args[2]));
+                for (int i = 3; i < args.length; i++) {
+                    switch (args[i]) {
+                        case "--read-only" -> options.put("read-only", true);
+                        case "--queues" -> options.put("queues", queues(i + 1 < args.length ? args[++i] : ""));
+                        default -> usage();
+                    }
+                }
+                yield new DeviceSpec("block", "block", options);
             }
             case "rng" -> new DeviceSpec("rng", "rng", Map.of());
             default -> {
@@ -64,8 +73,20 @@ public final class VhostUserServer {
         done.await();
     }
 
+    private static int queues(String n) {
+        try {
+            int q = Integer.parseInt(n);
+            if (q >= 1 && q <= BlockDevice.MAX_QUEUES) return q;
+        } catch (NumberFormatException e) {
+            // said below
+        }
+        System.err.println("guestlab: --queues takes a number from 1 to " + BlockDevice.MAX_QUEUES + ", not '" + n + "'");
+        System.exit(2);
+        return 0;
+    }
+
     private static void usage() {
-        System.err.println("usage: ./guestlab vhost-user block SOCKET IMAGE [--read-only] | rng SOCKET");
+        System.err.println("usage: ./guestlab vhost-user block SOCKET IMAGE [--read-only] [--queues N] | rng SOCKET");
         System.exit(2);
     }
 }

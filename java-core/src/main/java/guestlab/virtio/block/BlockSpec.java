@@ -12,13 +12,16 @@ public final class BlockSpec {
     public static final int F_RO = 5;
     public static final int F_BLK_SIZE = 6;
     public static final int F_FLUSH = 9;
+    public static final int F_MQ = 12;
 
     // Config offsets (5.2.4)
     public static final int CFG_CAPACITY = 0;
     public static final int CFG_SIZE_MAX = 8;
     public static final int CFG_SEG_MAX = 12;
     public static final int CFG_BLK_SIZE = 20;
-    public static final int CONFIG_SIZE = 24;
+    /** le16 num_queues, present with F_MQ. */
+    public static final int CFG_NUM_QUEUES = 34;
+    public static final int CONFIG_SIZE = 36;
 
     // Request header {le32 type, le32 reserved, le64 sector} (5.2.6)
     public static final int HEADER_SIZE = 16;
