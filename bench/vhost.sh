@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The block device without an emulated CPU: one front-end (a sim guest's driver over vhost-user)
-# drives guestlab's back-end and qemu-storage-daemon's export on the same warm image, taking turns,
-# with the direct preadv limit beside them. Prints medians and ratios.
+# The block device without an emulated CPU: one asynchronous vhost-user front-end drives
+# guestlab's back-end and qemu-storage-daemon's export (aio=threads and aio=io_uring) on the same
+# warm image, taking turns: 4 KiB random at queue depth 1 and 32, on one and two queues, 1 MiB
+# sequential; the same requests as direct preadv/pwritev beside them. Prints medians and ratios.
 #   Usage: bench/vhost.sh [rounds]   (default 5)
 set -euo pipefail
 cd "$(dirname "$0")/.."

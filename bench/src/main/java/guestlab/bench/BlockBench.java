@@ -85,7 +85,7 @@ public final class BlockBench {
                 cmd = cmd.withDevice(vhostUserBlk(sock));
             }
             case "qemu-storage-daemon" -> {
-                qsd = BackEndProcess.qemuStorageDaemon(image, sock, dir.resolve("qsd.log"));
+                qsd = BackEndProcess.qemuStorageDaemon(image, sock, 1, "threads", dir.resolve("qsd.log"));
                 cmd = cmd.withDevice(vhostUserBlk(sock));
             }
             default -> cmd = cmd.withDevice(List.of("-drive", "file=" + image + ",format=raw,if=none,id=d0,cache=none",

@@ -1,88 +1,59 @@
 package guestlab.bench;
 
-import guestlab.engine.DeviceSpec;
-import guestlab.engine.GuestSpec;
-import guestlab.engine.sim.SimBlockDriver;
-import guestlab.engine.sim.SimGuest;
-import guestlab.launcher.Launcher;
-import guestlab.memory.MemfdMemory;
-import guestlab.posix.PosixFile;
+import guestlab.bench.BlockLoad.Pattern;
 
 import java.io.RandomAccessFile;
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
+import java.util.SplittableRandom;
 
 /**
- * The block device itself, without an emulated CPU: one front-end (a sim guest's block driver,
- * over vhost-user) drives guestlab's back-end and qemu-storage-daemon's vhost-user-blk export on
- * the same warm image, taking turns, each back-end a process of its own. Per round and back-end:
- * 4 KiB random reads and writes at queue depth 1 (IOPS, p50 and p99 latency), sequential 64 KiB
- * reads and writes (MB/s; the driver's largest request), and the back-end's CPU time per I/O
- * (from /proc). The limit beside them: the same 4 KiB random reads issued directly on the image
- * with preadv from this process, no virtio in between.
+ * The block device itself, without an emulated CPU: one asynchronous front-end ({@link BlockLoad})
+ * drives guestlab's back-end and qemu-storage-daemon's vhost-user-blk export, with aio=threads and
+ * with aio=io_uring, on the same warm image, taking turns, each back-end a process of its own
+ * with two queues. Per round and back-end: 4 KiB random reads and writes at queue depth 1 and 32
+ * (IOPS, p50 and p99 latency), the same at depth 32 on each of two queues, 1 MiB sequential reads
+ * and writes at depth 4 (MB/s), and the back-end's CPU time per I/O at depth 32 (from /proc).
+ * Each back-end first serves some unmeasured requests, as a JVM compiles its hot path then.
+ * Beside them the limit: the same pattern as preadv/pwritev straight on the image from one thread
+ * (two for the two-queue figures), no virtio in between ({@link DirectLoad}).
  * Usage: VhostBench [rounds]  (bench/vhost.sh; 5 unless told)
  */
 public final class VhostBench {
-    private static final long IMAGE_BYTES = 256L << 20;
-    private static final int RANDOM_OPS = 5000;
-    private static final int SEQ_BYTES = 64 << 20;
-    private static final int CHUNK = 64 << 10;
+    private static final long IMAGE_BYTES = 1L << 30;
+    private static final int SMALL = 4096;
+    private static final int LARGE = 1 << 20;
+    private static final int QD1_REQUESTS = 4000;
+    private static final int QD32_REQUESTS = 40_000;
+    private static final int SEQUENTIAL_REQUESTS = 256;
+
+    private static final List<String> BACK_ENDS = List.of("guestlab", "qsd aio=threads", "qsd aio=io_uring");
+    private static final String DIRECT = "direct syscalls";
 
     public static void main(String[] args) throws Exception {
         int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
         Path dir = Files.createTempDirectory("guestlab-vhostbench-");
         Path image = dir.resolve("disk.img");
+        System.err.printf("bench: writing a %d MiB image%n", IMAGE_BYTES >> 20);
         byte[] fill = new byte[1 << 20];
-        new Random(1).nextBytes(fill);
+        new SplittableRandom(1).nextBytes(fill);
         try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
-            for (long at = 0; at < IMAGE_BYTES; at += fill.length) f.write(fill); // real blocks, then warm in the page cache
+            for (long at = 0; at < IMAGE_BYTES; at += fill.length) f.write(fill); // real blocks, warm in the page cache
         }
-        List<String> modes = List.of("guestlab", "qemu-storage-daemon");
         Map<String, Map<String, List<Double>>> results = new LinkedHashMap<>();
-        try (Launcher launcher = new Launcher()) {
-            System.err.printf("bench: warm-up (not counted) %s%n", runOnce(launcher, "guestlab", image, dir));
-            for (int round = 1; round <= rounds; round++) {
-                for (int turn = 0; turn < modes.size(); turn++) {
-                    String mode = modes.get((round - 1 + turn) % modes.size());
-                    Map<String, Double> r = runOnce(launcher, mode, image, dir);
-                    System.err.printf("bench: round %d %-20s %s%n", round, mode, r);
-                    r.forEach((k, v) -> results.computeIfAbsent(mode, m -> new LinkedHashMap<>())
-                            .computeIfAbsent(k, x -> new ArrayList<>()).add(v));
-                }
-                results.computeIfAbsent("direct preadv", m -> new LinkedHashMap<>())
-                        .computeIfAbsent("rand-read IOPS", x -> new ArrayList<>()).add(directReads(image));
+        System.err.printf("bench: warm-up (not counted) %s%n", runBackEnd("guestlab", image, dir));
+        for (int round = 1; round <= rounds; round++) {
+            for (int turn = 0; turn < BACK_ENDS.size(); turn++) {
+                String backEnd = BACK_ENDS.get((round - 1 + turn) % BACK_ENDS.size());
+                keep(results, backEnd, runBackEnd(backEnd, image, dir), round);
             }
+            keep(results, DIRECT, runDirect(image), round);
         }
-        System.out.printf("%nvhost-user block back-ends driven by one front-end, medians of %d rounds (4 KiB at queue depth 1;"
-                + " sequential in 64 KiB requests; image %d MiB, warm)%n", rounds, IMAGE_BYTES >> 20);
-        List<String> figures = List.of("rand-read IOPS", "rand-read p50 us", "rand-read p99 us", "rand-write IOPS",
-                "rand-write p50 us", "rand-write p99 us", "seq-read MB/s", "seq-write MB/s", "backend CPU us/IO");
-        System.out.printf("%-22s", "back-end");
-        for (String f : figures) System.out.printf(" %17s", f);
-        System.out.println();
-        for (String mode : results.keySet()) {
-            System.out.printf("%-22s", mode);
-            for (String f : figures) {
-                List<Double> v = results.get(mode).get(f);
-                System.out.printf(" %17s", v == null ? "-" : String.format("%.1f", BlockBench.median(v)));
-            }
-            System.out.println();
-        }
-        System.out.printf("%nguestlab / qemu-storage-daemon (ratio of medians; for latencies and CPU lower is better):%n");
-        for (String f : figures) {
-            double g = BlockBench.median(results.get("guestlab").get(f)), q = BlockBench.median(results.get("qemu-storage-daemon").get(f));
-            System.out.printf("  %-18s %.2f%n", f, g / q);
-        }
-        System.out.printf("guestlab random reads / the direct preadv limit: %.2f%n",
-                BlockBench.median(results.get("guestlab").get("rand-read IOPS"))
-                        / BlockBench.median(results.get("direct preadv").get("rand-read IOPS")));
+        print(results, rounds);
         try (var files = Files.list(dir)) {
             for (Path f : files.toList()) Files.deleteIfExists(f);
         }
@@ -90,83 +61,95 @@ public final class VhostBench {
         System.exit(0);
     }
 
-    private static Map<String, Double> runOnce(Launcher launcher, String mode, Path image, Path dir) throws Exception {
-        Path sock = dir.resolve("blk.sock");
-        Process backend = mode.equals("guestlab") ? BackEndProcess.guestlab(image, sock, dir.resolve(mode + ".log"))
-                : BackEndProcess.qemuStorageDaemon(image, sock, dir.resolve(mode + ".log"));
-        try {
-            if (!Files.exists(sock)) throw new IllegalStateException(mode + " did not listen on " + sock + ": see " + dir.resolve(mode + ".log"));
-            SimGuest g = (SimGuest) launcher.start(new GuestSpec("vhostbench", "sim", 96L << 20, List.of(
-                    new DeviceSpec("block", "disk", Map.of(DeviceSpec.VHOST_USER, sock.toString())))));
-            try {
-                SimBlockDriver disk = g.block("disk");
-                Map<String, Double> r = new LinkedHashMap<>();
-                long sectors = IMAGE_BYTES / 512;
-                Random rnd = new Random(7);
-                long cpu0 = cpuNanos(backend.pid());
-                int ios = 0;
-                long[] lat = new long[RANDOM_OPS];
-                long t0 = System.nanoTime();
-                for (int i = 0; i < RANDOM_OPS; i++) {
-                    long s = System.nanoTime();
-                    disk.read(rnd.nextLong(sectors / 8) * 8, 4096);
-                    lat[i] = System.nanoTime() - s;
-                }
-                latency(r, "rand-read", lat, System.nanoTime() - t0);
-                byte[] block = new byte[4096];
-                t0 = System.nanoTime();
-                for (int i = 0; i < RANDOM_OPS; i++) {
-                    long s = System.nanoTime();
-                    disk.write(rnd.nextLong(sectors / 8) * 8, block);
-                    lat[i] = System.nanoTime() - s;
-                }
-                latency(r, "rand-write", lat, System.nanoTime() - t0);
-                ios += 2 * RANDOM_OPS;
-                t0 = System.nanoTime();
-                for (long at = 0; at < SEQ_BYTES; at += CHUNK) disk.read(at / 512, CHUNK);
-                r.put("seq-read MB/s", SEQ_BYTES / 1e6 / ((System.nanoTime() - t0) / 1e9));
-                byte[] chunk = new byte[CHUNK];
-                t0 = System.nanoTime();
-                for (long at = 0; at < SEQ_BYTES; at += CHUNK) disk.write(at / 512, chunk);
-                disk.flush();
-                r.put("seq-write MB/s", SEQ_BYTES / 1e6 / ((System.nanoTime() - t0) / 1e9));
-                ios += 2 * (SEQ_BYTES / CHUNK) + 1;
-                r.put("backend CPU us/IO", (cpuNanos(backend.pid()) - cpu0) / 1e3 / ios);
-                return r;
-            } finally {
-                g.stop();
-            }
+    private static void keep(Map<String, Map<String, List<Double>>> results, String who, Map<String, Double> r, int round) {
+        System.err.printf("bench: round %d %-17s %s%n", round, who, r);
+        r.forEach((k, v) -> results.computeIfAbsent(who, m -> new LinkedHashMap<>()).computeIfAbsent(k, x -> new ArrayList<>()).add(v));
+    }
+
+    /** Every figure of one back-end, in one process of its own, started for this run. */
+    private static Map<String, Double> runBackEnd(String backEnd, Path image, Path dir) throws Exception {
+        Path sock = dir.resolve("blk.sock"), log = dir.resolve(backEnd.replace(' ', '-') + ".log");
+        Process p = switch (backEnd) {
+            case "guestlab" -> BackEndProcess.guestlab(image, sock, 2, log);
+            case "qsd aio=threads" -> BackEndProcess.qemuStorageDaemon(image, sock, 2, "threads", log);
+            default -> BackEndProcess.qemuStorageDaemon(image, sock, 2, "io_uring", log);
+        };
+        try (BlockLoad load = BlockLoad.connect(sock, 2)) {
+            // Not counted: a JVM back-end compiles its hot path in its first few thousand requests.
+            load.run(Pattern.RANDOM_READ, SMALL, 8, QD32_REQUESTS, 2);
+            load.run(Pattern.RANDOM_WRITE, SMALL, 8, QD1_REQUESTS, 2);
+            Map<String, Double> r = new LinkedHashMap<>();
+            latency(r, "4K read QD1", load.run(Pattern.RANDOM_READ, SMALL, 1, QD1_REQUESTS, 1));
+            latency(r, "4K write QD1", load.run(Pattern.RANDOM_WRITE, SMALL, 1, QD1_REQUESTS, 1));
+            long cpu = BackEndProcess.cpuNanos(p.pid());
+            latency(r, "4K read QD32", load.run(Pattern.RANDOM_READ, SMALL, 32, QD32_REQUESTS, 1));
+            r.put("4K read QD32 CPU us/IO", (BackEndProcess.cpuNanos(p.pid()) - cpu) / 1e3 / QD32_REQUESTS);
+            cpu = BackEndProcess.cpuNanos(p.pid());
+            latency(r, "4K write QD32", load.run(Pattern.RANDOM_WRITE, SMALL, 32, QD32_REQUESTS, 1));
+            r.put("4K write QD32 CPU us/IO", (BackEndProcess.cpuNanos(p.pid()) - cpu) / 1e3 / QD32_REQUESTS);
+            r.put("4K read 2xQD32 IOPS", load.run(Pattern.RANDOM_READ, SMALL, 32, QD32_REQUESTS, 2).iops());
+            r.put("4K write 2xQD32 IOPS", load.run(Pattern.RANDOM_WRITE, SMALL, 32, QD32_REQUESTS, 2).iops());
+            r.put("1M read QD4 MB/s", load.run(Pattern.SEQUENTIAL_READ, LARGE, 4, SEQUENTIAL_REQUESTS, 1).megabytesPerSecond());
+            r.put("1M write QD4 MB/s", load.run(Pattern.SEQUENTIAL_WRITE, LARGE, 4, SEQUENTIAL_REQUESTS, 1).megabytesPerSecond());
+            return r;
+        } catch (Exception e) {
+            throw new IllegalStateException(backEnd + " failed (its log: " + log + "): " + e.getMessage(), e);
         } finally {
-            backend.destroy();
-            backend.waitFor();
+            p.destroy();
+            p.waitFor();
         }
     }
 
-    private static void latency(Map<String, Double> r, String what, long[] lat, long totalNanos) {
-        long[] sorted = lat.clone();
-        Arrays.sort(sorted);
-        r.put(what + " IOPS", lat.length / (totalNanos / 1e9));
-        r.put(what + " p50 us", sorted[sorted.length / 2] / 1e3);
-        r.put(what + " p99 us", sorted[(int) (sorted.length * 0.99)] / 1e3);
-    }
-
-    /** The same 4 KiB random reads, preadv straight from the image into a buffer: no virtio at all. */
-    private static double directReads(Path image) {
-        try (MemfdMemory mem = MemfdMemory.allocate("direct", 1 << 20); PosixFile f = PosixFile.open(image, true)) {
-            MemorySegment buf = mem.slice(0, 4096);
-            Random rnd = new Random(7);
-            long sectors = IMAGE_BYTES / 512;
-            int n = RANDOM_OPS * 4;
-            long t0 = System.nanoTime();
-            for (int i = 0; i < n; i++) f.readFully(List.of(buf), rnd.nextLong(sectors / 8) * 8 * 512);
-            return n / ((System.nanoTime() - t0) / 1e9);
+    /** The same patterns issued straight on the image: the most any back-end could do here. */
+    private static Map<String, Double> runDirect(Path image) throws Exception {
+        try (DirectLoad direct = DirectLoad.open(image)) {
+            Map<String, Double> r = new LinkedHashMap<>();
+            latency(r, "4K read QD1", direct.run(false, true, SMALL, QD32_REQUESTS, 1));
+            latency(r, "4K write QD1", direct.run(true, true, SMALL, QD32_REQUESTS, 1));
+            r.put("4K read 2xQD32 IOPS", direct.run(false, true, SMALL, QD32_REQUESTS, 2).iops());
+            r.put("4K write 2xQD32 IOPS", direct.run(true, true, SMALL, QD32_REQUESTS, 2).iops());
+            r.put("1M read QD4 MB/s", direct.run(false, false, LARGE, SEQUENTIAL_REQUESTS, 1).megabytesPerSecond());
+            r.put("1M write QD4 MB/s", direct.run(true, false, LARGE, SEQUENTIAL_REQUESTS, 1).megabytesPerSecond());
+            return r;
         }
     }
 
-    /** utime + stime of process {@code pid} (/proc/PID/stat fields 14 and 15, in clock ticks of 10 ms). */
-    private static long cpuNanos(long pid) throws Exception {
-        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
-        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10_000_000L;
+    private static void latency(Map<String, Double> r, String what, BlockLoad.Result result) {
+        r.put(what + " IOPS", result.iops());
+        r.put(what + " p50 us", result.percentileMicros(0.50));
+        r.put(what + " p99 us", result.percentileMicros(0.99));
+    }
+
+    private static void print(Map<String, Map<String, List<Double>>> results, int rounds) {
+        System.out.printf("%nvhost-user block back-ends driven by one front-end, medians of %d rounds"
+                + " (image %d MiB, warm; 2 queues offered; random 4 KiB, sequential 1 MiB)%n", rounds, IMAGE_BYTES >> 20);
+        List<String> columns = new ArrayList<>(BACK_ENDS);
+        columns.add(DIRECT);
+        System.out.printf("%-24s", "");
+        for (String c : columns) System.out.printf(" %17s", c);
+        System.out.printf(" %13s %13s %13s%n", "g/threads", "g/io_uring", "g/direct");
+        for (String figure : results.get("guestlab").keySet()) {
+            System.out.printf("%-24s", figure);
+            for (String c : columns) {
+                List<Double> v = results.get(c).get(figure);
+                System.out.printf(" %17s", v == null ? "-" : String.format("%.1f", BlockBench.median(v)));
+            }
+            for (String peer : List.of("qsd aio=threads", "qsd aio=io_uring", DIRECT)) {
+                System.out.printf(" %13s", ratio(results, figure, peer));
+            }
+            System.out.println();
+        }
+        // At depth 32 one thread issuing back-to-back syscalls is the limit of a single queue.
+        for (String op : List.of("read", "write")) {
+            System.out.printf("guestlab 4K %s QD32 / direct 4K %s (one thread): %.2f%n", op, op,
+                    BlockBench.median(results.get("guestlab").get("4K " + op + " QD32 IOPS"))
+                            / BlockBench.median(results.get(DIRECT).get("4K " + op + " QD1 IOPS")));
+        }
+        System.out.println("For latencies and CPU lower is better; for the rest higher. Ratios: guestlab's median over the peer's.");
+    }
+
+    private static String ratio(Map<String, Map<String, List<Double>>> results, String figure, String peer) {
+        List<Double> g = results.get("guestlab").get(figure), p = results.get(peer).get(figure);
+        return g == null || p == null ? "-" : String.format("%.2f", BlockBench.median(g) / BlockBench.median(p));
     }
 }

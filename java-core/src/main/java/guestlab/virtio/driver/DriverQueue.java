@@ -137,8 +137,13 @@ public final class DriverQueue {
     public Used pollUsed() {
         int usedIdx = mem.readU16(ring.usedIdx());
         if (usedIdx == lastUsed) {
-            if (eventIdx) mem.writeU16(ring.usedEvent(), lastUsed);
-            return null;
+            if (!eventIdx) return null;
+            mem.writeU16(ring.usedEvent(), lastUsed);
+            // The device may have used a buffer before it could see used_event, and then not
+            // interrupted: look once more after publishing it (section 2.7.10).
+            GuestMemory.fence();
+            usedIdx = mem.readU16(ring.usedIdx());
+            if (usedIdx == lastUsed) return null;
         }
         GuestMemory.fence();
         long elem = ring.usedElement(lastUsed);
