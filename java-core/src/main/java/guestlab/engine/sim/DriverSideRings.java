@@ -60,11 +60,17 @@ final class DriverSideRings implements RingObserver {
         events.publish(new Event(System.nanoTime(), guest, device, q, EventKind.KICK, n, -1, -1, -1, ""));
     }
 
+    /**
+     * A device interrupts once it has put used buffers in the ring (section 2.7.14), so an
+     * interrupt that finds nothing new to collect was raised for an entry the driver already
+     * took without waiting for it.
+     */
     @Override
     public void interrupted(int q, long count) {
         counters[q].interrupts.addAndGet(count);
-        events.publish(new Event(System.nanoTime(), guest, device, q, EventKind.INTERRUPT, queues[q].deviceUsedIdx(),
-                -1, -1, -1, "call fd"));
+        int usedIdx = queues[q].deviceUsedIdx();
+        events.publish(new Event(System.nanoTime(), guest, device, q, EventKind.INTERRUPT, usedIdx, -1, -1, -1,
+                usedIdx == queues[q].lastUsed() ? "call fd, nothing new to collect" : "call fd"));
     }
 
     @Override
