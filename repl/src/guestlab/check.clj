@@ -140,7 +140,7 @@
   [fn-name ^Guest g ^String n queue]
   (when-not (and (integer? queue) (not (neg? queue)))
     (err/bad-arg! fn-name "queue" "a queue index (an integer from 0)" queue))
-  (let [c (.queueCount (.device g n))]
+  (let [c (.queueCount g n)]
     (when-not (< queue c)
       (err/fail! :no-queue (str fn-name ": " n " of guest " (.name g) " has no queue " queue
                                 " (it has " (if (pos? c) (str "0.." (dec c)) "none") ")")

@@ -1,8 +1,9 @@
 (ns guestlab.rings
   "Look inside a guest's virtqueues while it runs: queue state, descriptor chains, a live trace,
   guest memory by guest-physical address, and input injected into receive queues. The same on a
-  Linux guest's vhost-user queues and a simulated guest's lguest rings. Reading never stops the
-  guest."
+  Linux guest's vhost-user queues, a simulated guest's lguest rings, and the rings a simulated
+  guest shares with a vhost-user back-end elsewhere (qemu-storage-daemon, say), which are read
+  from the driver's side (:seen-from :driver). Reading never stops the guest."
   (:refer-clojure :exclude [peek])
   (:require [clojure.string :as str]
             [guestlab.check :as check]
@@ -28,6 +29,7 @@
      :avail-idx (.availIdx q) :last-seen (.lastAvail q) :used-idx (.usedIdx q)
      :pending (.pending q) :in-flight (.inFlight q) :broken (.broken q)
      :fault (some-> (.fault q) fault-keyword)
+     :seen-from (keyword (str/lower-case (str (.seenFrom q))))
      :counters {:kicks (.kicks c) :requests (.requests c) :completions (.completions c)
                 :interrupts (.interrupts c) :bytes-read (.bytesRead c)
                 :bytes-written (.bytesWritten c) :errors (.errors c)}}))
@@ -40,7 +42,12 @@
 
 (defn queues
   "Every started queue of the guest, or of one device, as maps: size, ring addresses,
-  avail/used indices, the device's last seen index, pending chains and counters."
+  avail/used indices, the device's last seen index, pending chains and counters.
+  :seen-from says whose side the numbers come from. :device for devices guestlab serves.
+  :driver for a device a vhost-user back-end elsewhere serves: there :used-idx is read from the
+  used ring, :last-seen is the avail_event the back-end publishes (-1, and :pending -1, if it
+  does not negotiate EVENT_IDX), :in-flight counts chains offered and not yet collected, and the
+  counters are the driver's (requests offered, completions collected, interrupts it saw)."
   ([g] (queue-maps "rings/queues" g ::all))
   ([g device] (queue-maps "rings/queues" g device)))
 
@@ -51,10 +58,12 @@
   (let [header (format "%-10s %2s %5s %10s %10s %9s %8s %7s %9s %6s %6s %6s"
                        "device" "q" "size" "desc" "used" "avail.idx" "last-seen" "used.idx"
                        "pending" "kicks" "irqs" "reqs")
-        row (fn [{:keys [device queue size desc used avail-idx last-seen used-idx pending counters broken]}]
-              (str (format "%-10s %2d %5d %#10x %#10x %9d %8d %7d %9d %6d %6d %6d"
-                           device queue size desc used avail-idx last-seen used-idx pending
+        known #(if (neg? %) "-" %)
+        row (fn [{:keys [device queue size desc used avail-idx last-seen used-idx pending counters broken seen-from]}]
+              (str (format "%-10s %2d %5d %#10x %#10x %9d %8s %7s %9s %6d %6d %6d"
+                           device queue size desc used avail-idx (known last-seen) (known used-idx) (known pending)
                            (:kicks counters) (:interrupts counters) (:requests counters))
+                   (when (= :driver seen-from) "  seen by the driver")
                    (when broken "  BROKEN")))]
     (str/join "\n" (cons header (map row qs)))))
 
@@ -137,19 +146,27 @@
 
 (defn- slot-status
   "Where free-running avail index i stands: :pending (offered, not yet taken), :taken (the device
-  has taken it; once it is used the driver may reuse its buffers), or :stale (a ring or more ago)."
+  has taken it; once it is used the driver may reuse its buffers), or :stale (a ring or more ago).
+  Where the device's position is unknown (seen from the driver, without EVENT_IDX): :offered (not
+  yet collected back) or :returned."
   [^QueueState q i]
-  (let [last-seen (.lastAvail q)]
-    (cond (< (bit-and (- i last-seen) 0xffff) (.pending q)) :pending
-          (< (bit-and (- last-seen 1 i) 0xffff) (.size q)) :taken
+  (let [last-seen (.lastAvail q)
+        behind (fn [from] (bit-and (- from 1 i) 0xffff))]
+    (cond (neg? last-seen) (cond (< (behind (.availIdx q)) (.inFlight q)) :offered
+                                 (< (behind (.availIdx q)) (.size q)) :returned
+                                 :else :stale)
+          (< (bit-and (- i last-seen) 0xffff) (.pending q)) :pending
+          (< (behind last-seen) (.size q)) :taken
           :else :stale)))
 
 (defn chain
   "One descriptor chain of a queue, decoded as it sits in guest memory now: by default the chain
-  the device took last; {:avail i} the chain at free-running avail index i; {:head h} the chain
-  from descriptor h. Each descriptor comes with up to :max-bytes (default 64) of its buffer.
+  the device took last (the one the driver offered last, where it cannot know what the device
+  took); {:avail i} the chain at free-running avail index i; {:head h} the chain from descriptor
+  h. Each descriptor comes with up to :max-bytes (default 64) of its buffer.
   :status says whether the chain is still :pending, already :taken (once the device has used it,
-  the driver may have reused its buffers: see next-chain for a chain caught in flight) or :stale.
+  the driver may have reused its buffers: see next-chain for a chain caught in flight) or :stale;
+  where the device's position is unknown, :offered (not yet back) or :returned.
   A chain that breaks the rules has :problem saying which, as the device would see it, and :fault
   naming the rule (:chain-loop, :buffer-outside-memory, ...)."
   ([g device queue] (chain g device queue {}))
@@ -167,7 +184,8 @@
            _ (when-not (or head avail (pos? (.requests (.counters q))))
                (err/fail! :no-chain (str f ": " n " q" queue " of guest " (.name vm) " has taken no chain yet; give {:avail i} or {:head h}")
                           {:fn f :guest (.name vm) :device n :queue queue}))
-           avail (some-> (or avail (when-not head (dec (.lastAvail q)))) (bit-and 0xffff))
+           last-known (if (neg? (.lastAvail q)) (.availIdx q) (.lastAvail q))
+           avail (some-> (or avail (when-not head (dec last-known))) (bit-and 0xffff))
            head (or head (ChainView/headAt m q (int avail)))
            v (ChainView/read m q (int head))]
        {:device n :queue queue :head head :avail-index avail
@@ -179,7 +197,8 @@
 (defn next-chain
   "Waits up to :timeout-ms (default 10000) for the device to take its next chain on the queue,
   and decodes it at that moment, before the device can complete it, so its buffers still hold the
-  driver's request. The device waits while the chain is decoded."
+  driver's request. The device waits while the chain is decoded. On a device served outside
+  guestlab it is the driver offering the chain, which then waits before it kicks."
   [g device queue & {:keys [timeout-ms max-bytes] :or {timeout-ms 10000 max-bytes 64}}]
   (let [f "rings/next-chain"
         vm (check/live f g)
@@ -247,7 +266,9 @@
 
 (defn trace
   "Starts tracing the guest's queues: kicks, requests, completions and interrupts (and device
-  errors and warnings) as they happen, with their time since the trace began. Options:
+  errors and warnings) as they happen, with their time since the trace began. A device served
+  outside guestlab is traced as its driver sees it: request when a chain is offered, kick,
+  interrupt when the driver sees it, completion when it collects the used entry. Options:
   :device and :queue narrow it, :print? (default true) prints each line as it happens,
   :limit (default 100000) events kept. Returns a trace; (stop! t) ends it and returns its events."
   [g & {:keys [device queue print? limit] :or {print? true limit 100000}}]
@@ -279,7 +300,8 @@
 
 (defn trace-summary
   "Counts per device, queue and kind, and the median and maximum time in µs the device spent
-  on a request (from taking the chain to using it)."
+  on a request (from taking the chain to using it; for a device served outside guestlab, from
+  the driver's offer to its collecting the used entry)."
   [events]
   (check/arg "rings/trace-summary" "events" #(and (sequential? %) (every? map? %)) "a vector of events from rings/stop!" events)
   (let [latency #(let [n (:latency-nanos %)] (when (and n (not (neg? n))) (quot n 1000)))]
@@ -297,12 +319,17 @@
   Ethernet frame for :net (destination, source, type, payload), bytes for :console. The data is
   placed in the next buffer the guest's driver posted on the receive queue, the queue's device
   thread is kicked to deliver it, and the guest is interrupted. Only the device side of the ring
-  is used: a live driver's avail ring is never written behind its back."
+  is used: a live driver's avail ring is never written behind its back, so a device served
+  outside guestlab (a vhost-user back-end) takes no input this way."
   [g device data]
   (check/with-guest [vm "rings/inject!" g]
     (let [f "rings/inject!"
           n (check/device f vm device)
-          d (.device vm n)
+          d (try (.device vm n)
+                 (catch IllegalArgumentException e
+                   (err/fail! :not-injectable (str f ": " n " of guest " (.name vm) " cannot take input from guestlab: " (ex-message e)
+                                                   "; inject! feeds a queue from its device's side, and that side is the back-end's")
+                              {:fn f :guest (.name vm) :device n} e)))
           expected (str "a byte array or a string, of 1 to " max-bytes " bytes")
           ^bytes b (cond (bytes? data) data
                          (string? data) (.getBytes ^String data java.nio.charset.StandardCharsets/UTF_8)

@@ -6,7 +6,12 @@
             [guestlab.guest :as g]
             [guestlab.rings :as rings]
             [guestlab.sim :as sim])
-  (:import (guestlab.virtio VringLayout)))
+  (:import (guestlab.devices BlockDevice)
+           (guestlab.events EventBus)
+           (guestlab.vhostuser VhostUserBackend)
+           (guestlab.virtio VringLayout)
+           (java.nio.file Files Path)
+           (java.nio.file.attribute FileAttribute)))
 
 (use-fixtures :each (fn [t] (try (t) (finally (g/stop-all!)))))
 
@@ -98,6 +103,100 @@
         (is (= [:kick :request :completion :interrupt]
                (mapv :kind (filter #(= "rng0" (:device %)) seen))))
         (is (= 0 (g/dropped-count s)))))))
+
+;; --- a disk some vhost-user back-end serves: its rings seen from the driver's side -----
+
+(defn- path ^Path [s] (Path/of (str s) (make-array String 0)))
+
+(defn- socket-in-a-fresh-dir [file-name]
+  (str (Files/createTempDirectory "rings-remote" (make-array FileAttribute 0)) "/" file-name))
+
+(defn- guestlab-back-end!
+  "guestlab's own vhost-user back-end serving the image img: {:socket s :close! f}."
+  [img]
+  (let [sock (socket-in-a-fresh-dir "blk.sock")
+        device (BlockDevice/open (path img) false)
+        backend (VhostUserBackend. "remote" "blk" device (path sock) (EventBus. 64))]
+    {:socket sock :close! #(do (.close backend) (.close device))}))
+
+(defn- qemu-storage-daemon!
+  "qemu-storage-daemon exporting the image img as a vhost-user-blk back-end: {:socket s :close! f}."
+  [img]
+  (let [sock (socket-in-a-fresh-dir "qsd.sock")
+        log (java.io.File. (str sock ".log"))
+        p (.start (doto (ProcessBuilder. ["qemu-storage-daemon"
+                                          "--blockdev" (str "driver=file,node-name=file0,filename=" img)
+                                          "--export" (str "type=vhost-user-blk,id=exp0,node-name=file0,writable=on,addr.type=unix,addr.path=" sock)])
+                    (.redirectErrorStream true)
+                    (.redirectOutput log)))]
+    (await/until "qemu-storage-daemon's socket" #(or (.exists (java.io.File. sock)) (not (.isAlive p))) true?)
+    (when-not (.isAlive p) (throw (ex-info (str "qemu-storage-daemon ended: " (slurp log)) {})))
+    {:socket sock :close! #(do (.destroy p) (.waitFor p))}))
+
+(defn- requests [events kind] (filterv #(and (= "block0" (:device %)) (= kind (:kind %))) events))
+
+(defn- check-the-rings-of-a-remote-disk
+  "Four 4 KiB writes to a disk the back-end on sock serves, as rings/queues, the trace, g/events,
+  rings/chain and rings/next-chain show them."
+  [guest-name sock]
+  (let [vm (g/start! {:name guest-name :devices [[:block {:vhost-user sock}] [:rng]]})
+        data (byte-array (take 4096 (cycle (.getBytes "remote!"))))
+        t (rings/trace vm :device :block0 :print? false)]
+    (dotimes [i 4] (sim/block-write! vm :block0 (* 8 i) data))
+    (let [events (rings/stop! t)
+          [q] (rings/queues vm :block0)]
+      (testing "rings/queues: the ring as the driver sees it"
+        (is (= {:device "block0" :queue 0 :size 128 :seen-from :driver :avail-idx 4 :used-idx 4 :in-flight 0 :fault nil}
+               (select-keys q [:device :queue :size :seen-from :avail-idx :used-idx :in-flight :fault])))
+        (is (= {:requests 4 :completions 4 :bytes-read (* 4 (+ 16 4096)) :bytes-written 4 :errors 0}
+               (select-keys (:counters q) [:requests :completions :bytes-read :bytes-written :errors])))
+        (is (= {:last-seen 4 :pending 0}
+               (select-keys (await/until "the back-end's avail_event to show it took all four"
+                                         #(first (rings/queues vm :block0)) #(= 4 (:last-seen %)))
+                            [:last-seen :pending])))
+        (is (= ["rng0" "block0"] (mapv :device (rings/queues vm))) "with the guest's other queues")
+        (is (re-find #"(?m)^block0 +0 +128 .* seen by the driver$" (with-out-str (rings/print-queues vm)))))
+      (testing "the trace and g/events: each write's request and completion, in ring order"
+        (is (= [0 1 2 3] (mapv :index (requests events :request))) "the avail index each chain went into")
+        (is (= [1 2 3 4] (mapv :index (requests events :completion))) "used.idx once it was collected")
+        (is (every? #(= (+ 16 4096) (:length %)) (requests events :request)))
+        (is (every? #(and (= 1 (:length %)) (<= 0 (:latency-nanos %))) (requests events :completion)))
+        (is (= (get-in q [:counters :kicks]) (count (requests events :kick))))
+        (is (= {:request 4 :completion 4} (select-keys (get (rings/trace-summary events) "block0 q0") [:request :completion])))
+        (is (= (requests events :request) (requests (g/events vm) :request)) "the same events, kept with the guest's"))
+      (testing "rings/chain: the last write, decoded from guest memory"
+        (let [c (rings/chain vm :block0 0)
+              [hdr buf status] (:descriptors c)]
+          (is (= {:avail-index 3 :status :taken :problem nil :fault nil} (select-keys c [:avail-index :status :problem :fault])))
+          (is (= (:head (last (requests events :request))) (:head c)))
+          (is (= [16 4096 1] (mapv :len (:descriptors c))))
+          (is (= [[:next] [:next] [:write]] (mapv :flags (:descriptors c))))
+          (is (= [1 24] [(aget ^bytes (:bytes hdr) 0) (le64 (drop 8 (:bytes hdr)))]) "a write (type 1) at sector 24")
+          (is (= (seq (take 64 data)) (seq (:bytes buf))))
+          (is (= [0] (vec (:bytes status))) "VIRTIO_BLK_S_OK")))
+      (testing "rings/next-chain catches a write as the driver offers it"
+        (let [caught (future (rings/next-chain vm :block0 0 :max-bytes 16))]
+          (loop [] ; until next-chain has subscribed and seen one
+            (when-not (realized? caught)
+              (sim/block-write! vm :block0 40 data)
+              (recur)))
+          (let [hdr (first (:descriptors @caught))]
+            (is (= :in-flight (:status @caught)))
+            (is (= [1 40] [(aget ^bytes (:bytes hdr) 0) (le64 (drop 8 (:bytes hdr)))])))))
+      (testing "inject! says the device side is the back-end's"
+        (is (re-find #"block0 of guest .* served by the vhost-user back-end on .*that side is the back-end's"
+                     (try (rings/inject! vm :block0 "x") nil (catch Exception e (ex-message e)))))))
+    (g/stop! vm)))
+
+(deftest a-disk-guestlabs-back-end-serves-has-rings-and-events-seen-from-the-driver
+  (let [{:keys [socket close!]} (guestlab-back-end! (disk 1))]
+    (try (check-the-rings-of-a-remote-disk "remote-gl" socket)
+         (finally (close!)))))
+
+(deftest ^:qemu a-disk-qemu-storage-daemon-serves-has-rings-and-events-seen-from-the-driver
+  (let [{:keys [socket close!]} (qemu-storage-daemon! (disk 1))]
+    (try (check-the-rings-of-a-remote-disk "remote-qsd" socket)
+         (finally (close!)))))
 
 (deftest ^:qemu rings-of-a-running-linux-guest
   (let [vm (g/start! {:name "live" :engine :qemu :memory "256M"

@@ -34,6 +34,11 @@ public interface Guest extends AutoCloseable {
     /** The device object behind {@code name}, shared by every transport (inject input, pull a link). */
     VirtioDevice device(String name);
 
+    /** How many queues the device {@code name} has, wherever it is served. */
+    default int queueCount(String name) {
+        return device(name).queueCount();
+    }
+
     EventBus events();
 
     GuestMemory memory();

@@ -17,7 +17,7 @@ import static guestlab.vhostuser.VhostUserProtocol.*;
 /**
  * The front-end side of vhost-user, as QEMU speaks it, for a driver in this JVM: it shares guest
  * memory (one memfd, addressed identically by guest-physical and "user" address), negotiates
- * features, and hands each ring's addresses and its kick and call eventfds to any back-end:
+ * features, and hands each ring's addresses and its kick, call and error eventfds to any back-end:
  * guestlab's own, qemu-storage-daemon, a vhost-device daemon. One thread uses it at a time.
  */
 public final class VhostUserFrontend implements AutoCloseable {
@@ -94,14 +94,19 @@ public final class VhostUserFrontend implements AutoCloseable {
         send(SET_MEM_TABLE, b.array(), List.of(fd));
     }
 
-    /** Starts ring {@code index} at {@code ring} from avail index 0, doorbell {@code kick}, interrupt {@code call}. */
-    public void startRing(int index, VringLayout ring, EventFd kick, EventFd call) throws IOException {
+    /**
+     * Starts ring {@code index} at {@code ring} from avail index 0: doorbell {@code kick},
+     * interrupt {@code call}, and {@code err}, which a back-end signals when the ring breaks
+     * (SET_VRING_ERR: its NEEDS_RESET; not every back-end uses it).
+     */
+    public void startRing(int index, VringLayout ring, EventFd kick, EventFd call, EventFd err) throws IOException {
         send(SET_VRING_NUM, VhostUserMessage.vringState(index, ring.size()), List.of());
         send(SET_VRING_BASE, VhostUserMessage.vringState(index, 0), List.of());
         ByteBuffer a = ByteBuffer.allocate(40).order(ByteOrder.LITTLE_ENDIAN);
         a.putInt(index).putInt(0).putLong(ring.desc()).putLong(ring.used()).putLong(ring.avail()).putLong(0);
         send(SET_VRING_ADDR, a.array(), List.of());
         send(SET_VRING_CALL, VhostUserMessage.u64(index), List.of(call.fd()));
+        send(SET_VRING_ERR, VhostUserMessage.u64(index), List.of(err.fd()));
         send(SET_VRING_KICK, VhostUserMessage.u64(index), List.of(kick.fd()));
         if (protocol()) send(SET_VRING_ENABLE, VhostUserMessage.vringState(index, 1), List.of());
     }

@@ -199,7 +199,7 @@ public final class DeviceQueue {
         int avail = broken == null || mem.contains(ring.avail(), VringLayout.AVAIL_RING) ? safeAvailIdx() : -1; // flags and idx
         int last = lastAvail;
         return new QueueState(id, ring.size(), ring.desc(), ring.avail(), ring.used(), avail, last, usedIdx,
-                avail < 0 ? 0 : (avail - last) & 0xffff, inFlight, fault(), counters.snapshot());
+                avail < 0 ? 0 : (avail - last) & 0xffff, inFlight, fault(), counters.snapshot(), QueueState.Side.DEVICE);
     }
 
     private int safeAvailIdx() {

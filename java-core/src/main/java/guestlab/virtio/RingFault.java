@@ -4,11 +4,13 @@ package guestlab.virtio;
  * The driver broke a virtqueue rule. The device that sees it goes NEEDS_RESET (section 2.1.2);
  * nothing outside guest memory has been touched. {@link #reason()} says which rule, as one
  * documented value per rule (the model: rust-vmm virtio-queue's error enum); the message adds
- * the numbers, for people.
+ * the numbers, for people. The same reasons name the device's rules as a driver sees them
+ * broken (the {@code USED_} and {@code DEVICE_} values), where a queue is watched from its
+ * driver's side ({@link QueueState.Side#DRIVER}).
  */
 public final class RingFault extends Exception {
 
-    /** Which rule the driver broke. */
+    /** Which rule was broken: the driver's, as the device saw it, or (USED_, DEVICE_) the device's, as the driver saw it. */
     public enum Reason {
         /** The descriptor table, avail ring or used ring is not inside guest memory (2.7). */
         RING_OUTSIDE_MEMORY,
@@ -37,7 +39,15 @@ public final class RingFault extends Exception {
         /** The chain is a valid chain but not a request this device understands the shape of (device sections 5.x). */
         MALFORMED_REQUEST,
         /** The queue broke earlier; nothing more is taken from it until a reset. */
-        QUEUE_BROKEN
+        QUEUE_BROKEN,
+        /** Seen by the driver: used.idx ran further ahead than the driver has chains in flight (2.7.8). */
+        USED_INDEX_TOO_FAR,
+        /** Seen by the driver: a used element names a head outside the table or not in flight (2.7.8). */
+        USED_HEAD_NOT_IN_FLIGHT,
+        /** Seen by the driver: a used element's len is more than its chain's device-writable bytes (2.7.8.2). */
+        USED_LENGTH_TOO_LONG,
+        /** Seen by the driver: the device set NEEDS_RESET (2.1.2); why is the device's to say. */
+        DEVICE_NEEDS_RESET
     }
 
     private final Reason reason;

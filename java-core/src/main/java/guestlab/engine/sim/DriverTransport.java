@@ -32,6 +32,11 @@ interface DriverTransport {
     /** Tells the device that queue {@code q} has new buffers (the ring at {@code ring}). */
     void notify(int q, VringLayout ring);
 
-    /** Waits up to {@code nanos} for queue {@code q}'s interrupt; false if none came. */
-    boolean awaitInterrupt(int q, long nanos) throws InterruptedException;
+    /** Waits up to {@code nanos} for queue {@code q}'s interrupt; how many came (folded into one wake-up), 0 if none. */
+    long awaitInterrupt(int q, long nanos) throws InterruptedException;
+
+    /** Who hears of the driver's ring activity: nobody where the device is served in this JVM and reports it itself. */
+    default RingObserver observer() {
+        return RingObserver.NONE;
+    }
 }

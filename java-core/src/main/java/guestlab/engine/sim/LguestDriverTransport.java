@@ -87,7 +87,7 @@ final class LguestDriverTransport implements DriverTransport {
     }
 
     @Override
-    public boolean awaitInterrupt(int q, long nanos) throws InterruptedException {
-        return hv.interrupts().await(irqs[q], nanos);
+    public long awaitInterrupt(int q, long nanos) throws InterruptedException {
+        return hv.interrupts().await(irqs[q], nanos) ? 1 : 0;
     }
 }

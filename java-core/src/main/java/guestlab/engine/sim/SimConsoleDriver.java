@@ -36,7 +36,7 @@ public final class SimConsoleDriver extends SimDriver {
     }
 
     private void post(long buf) {
-        queues[0].add(List.of(), List.of(new Buffer(buf, RX_SIZE)));
+        offer(0, List.of(), List.of(new Buffer(buf, RX_SIZE)));
     }
 
     /** The guest writes to its console; returns when the device has taken it. */

@@ -29,8 +29,9 @@ import java.util.Map;
 /**
  * A guest whose "kernel" is Java: it finds its devices by walking the lguest device page at
  * pfnlimit * 4096 byte by byte, as lguest_devices_init() did, and drives them with the
- * simulated drivers; disks served by a vhost-user back-end elsewhere it drives as their front-end.
- * Its CPU is whichever thread calls a driver.
+ * simulated drivers; disks served by a vhost-user back-end elsewhere it drives as their front-end,
+ * and their rings, counters and events are what their drivers see. Its CPU is whichever thread
+ * calls a driver.
  */
 public final class SimGuest implements Guest {
     private final String name;
@@ -90,7 +91,8 @@ public final class SimGuest implements Guest {
             } catch (IOException x) {
                 throw new UncheckedIOException(e.getKey() + ": " + x.getMessage(), x);
             }
-            VhostUserDriverTransport t = new VhostUserDriverTransport(frontend, mem, pages, 1, BlockSpec.CONFIG_SIZE);
+            VhostUserDriverTransport t = new VhostUserDriverTransport(frontend, mem, pages, 1, BlockSpec.CONFIG_SIZE,
+                    new DriverSideRings(name, e.getKey(), events));
             remote.put(e.getKey(), t);
             SimDriver d = new SimBlockDriver(e.getKey(), mem, pages, t, timeout);
             d.probe();
@@ -168,13 +170,22 @@ public final class SimGuest implements Guest {
 
     @Override
     public List<QueueState> queues() {
-        return bus.queues();
+        List<QueueState> all = new ArrayList<>(bus.queues());
+        for (VhostUserDriverTransport t : remote.values()) all.addAll(t.observer().states());
+        return all;
+    }
+
+    /** A device served here shows its queues from the device's side; a remote one, as its driver sees them. */
+    @Override
+    public List<QueueState> queues(String device) {
+        VhostUserDriverTransport t = remote.get(device);
+        return t != null ? t.observer().states() : bus.queues(device);
     }
 
     @Override
-    public List<QueueState> queues(String device) {
-        // A remote device's queues are the back-end's: guestlab sees only its driver side.
-        return remote.containsKey(device) ? List.of() : bus.queues(device);
+    public int queueCount(String device) {
+        VhostUserDriverTransport t = remote.get(device);
+        return t != null ? t.queueCount() : bus.device(device).queueCount();
     }
 
     @Override

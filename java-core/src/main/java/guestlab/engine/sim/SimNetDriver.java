@@ -37,7 +37,7 @@ public final class SimNetDriver extends SimDriver {
     }
 
     private void post(long buf) {
-        queues[0].add(List.of(), List.of(new Buffer(buf, BUF_SIZE)));
+        offer(0, List.of(), List.of(new Buffer(buf, BUF_SIZE)));
     }
 
     private int header() {

@@ -14,8 +14,10 @@ import java.util.List;
 /**
  * A simulated driver's transport to a device served by any vhost-user back-end, with this JVM
  * as the front-end: the guest's RAM is shared whole (SET_MEM_TABLE), its rings are placed in it
- * and handed over with a kick and a call eventfd each. vhost-user has no status byte: the status
- * is the driver's own, and FEATURES_OK is when the features are sent (SET_FEATURES).
+ * and handed over with a kick, a call and an error eventfd each. vhost-user has no status byte:
+ * the status is the driver's own, FEATURES_OK is when the features are sent (SET_FEATURES), and
+ * NEEDS_RESET is a signal on a ring's error eventfd. No device side in this JVM sees the rings,
+ * so the driver reports them ({@link DriverSideRings}).
  */
 final class VhostUserDriverTransport implements DriverTransport, AutoCloseable {
     /** The ring size QEMU gives vhost-user devices by default. */
@@ -28,15 +30,21 @@ final class VhostUserDriverTransport implements DriverTransport, AutoCloseable {
     private final int configSize;
     private final List<EventFd> kicks = new ArrayList<>();
     private final List<EventFd> calls = new ArrayList<>();
+    private final List<EventFd> errors = new ArrayList<>();
+    private final DriverSideRings rings;
     private long features;
     private int status;
+    private volatile boolean needsReset;
 
     /**
      * @param queues     how many queues the driver sets up
      * @param configSize the config space bytes the driver reads
+     * @param rings      where the driver reports its rings' activity
      */
-    VhostUserDriverTransport(VhostUserFrontend frontend, MemfdMemory ram, GuestPages pages, int queues, int configSize) {
+    VhostUserDriverTransport(VhostUserFrontend frontend, MemfdMemory ram, GuestPages pages, int queues, int configSize,
+                             DriverSideRings rings) {
         this.frontend = frontend;
+        this.rings = rings;
         this.ram = ram;
         this.pages = pages;
         this.queues = queues;
@@ -53,9 +61,13 @@ final class VhostUserDriverTransport implements DriverTransport, AutoCloseable {
         this.features = features;
     }
 
+    /** The driver's status, with NEEDS_RESET once a ring's error eventfd has fired. */
     @Override
     public int status() {
-        return status;
+        if (!needsReset) {
+            for (EventFd err : errors) needsReset |= err.await(0) > 0;
+        }
+        return needsReset ? status | DeviceStatus.NEEDS_RESET : status;
     }
 
     /** FEATURES_OK sends the features and shares the memory: the back-end can map rings from then on. */
@@ -82,11 +94,12 @@ final class VhostUserDriverTransport implements DriverTransport, AutoCloseable {
     public VringLayout placeQueue(int q) {
         long base = pages.allocate(VringLayout.contiguousBytes(QUEUE_SIZE, 4096));
         VringLayout ring = VringLayout.contiguous(QUEUE_SIZE, base, 4096);
-        EventFd kick = EventFd.create(), call = EventFd.create();
+        EventFd kick = EventFd.create(), call = EventFd.create(), err = EventFd.create();
         kicks.add(kick);
         calls.add(call);
+        errors.add(err);
         try {
-            frontend.startRing(q, ring, kick, call);
+            frontend.startRing(q, ring, kick, call, err);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -108,8 +121,13 @@ final class VhostUserDriverTransport implements DriverTransport, AutoCloseable {
     }
 
     @Override
-    public boolean awaitInterrupt(int q, long nanos) {
-        return calls.get(q).await((int) Math.max(1, Math.min(nanos / 1_000_000, Integer.MAX_VALUE))) > 0;
+    public long awaitInterrupt(int q, long nanos) {
+        return calls.get(q).await((int) Math.max(1, Math.min(nanos / 1_000_000, Integer.MAX_VALUE)));
+    }
+
+    @Override
+    public DriverSideRings observer() {
+        return rings;
     }
 
     /** Hangs up on the back-end: it resets the device; what it wrote stays written. */
@@ -118,5 +136,6 @@ final class VhostUserDriverTransport implements DriverTransport, AutoCloseable {
         frontend.close();
         kicks.forEach(EventFd::close);
         calls.forEach(EventFd::close);
+        errors.forEach(EventFd::close);
     }
 }

@@ -1,13 +1,25 @@
 package guestlab.engine.sim;
 
 import guestlab.devices.BlockDevice;
+import guestlab.devices.BlockHandler;
 import guestlab.engine.DeviceSpec;
+import guestlab.engine.Guest;
 import guestlab.engine.GuestSpec;
+import guestlab.events.Event;
 import guestlab.events.EventBus;
+import guestlab.events.EventKind;
+import guestlab.events.QueueCounters;
+import guestlab.events.Subscription;
 import guestlab.launcher.Launcher;
 import guestlab.testing.Await;
 import guestlab.testing.RequiresQemu;
 import guestlab.vhostuser.VhostUserBackend;
+import guestlab.virtio.ChainView;
+import guestlab.virtio.DeviceStatus;
+import guestlab.virtio.QueueState;
+import guestlab.virtio.RingFault;
+import guestlab.virtio.VringLayout;
+import guestlab.virtio.block.BlockRequest;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Tag;
@@ -21,13 +33,20 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
  * A sim guest's block driver as a vhost-user front-end, driving a back-end it does not own:
  * guestlab's own, and qemu-storage-daemon's vhost-user-blk export. The image is a real file; what
- * the driver wrote is read back from the file itself.
+ * the driver wrote is read back from the file itself. No device side in this JVM sees the rings,
+ * yet they show in the guest's queues and events as every other device's do, read from the
+ * driver's side; and a back-end that breaks its used ring or asks for a reset is a clean error.
  */
 class VhostUserFrontendTest {
     @TempDir
@@ -80,6 +99,7 @@ class VhostUserFrontendTest {
              VhostUserBackend backend = new VhostUserBackend("remote", "blk", device, sock, backendEvents)) {
             SimGuest g = guestOn(sock);
             roundTrip(g, img);
+            ringsSeenByTheDriver(g);
             assertFalse(backend.queues().isEmpty(), "the back-end runs the ring the front-end set up");
             assertTrue(backend.queues().getFirst().counters().completions() >= 4, backend.queues().toString());
             g.stop();
@@ -103,10 +123,159 @@ class VhostUserFrontendTest {
         try {
             Await.until("qemu-storage-daemon's socket", () -> Files.exists(sock) || !qsd.isAlive());
             assertTrue(qsd.isAlive(), () -> "qemu-storage-daemon ended: " + read(dir.resolve("qsd.log")));
-            roundTrip(guestOn(sock), img);
+            SimGuest g = guestOn(sock);
+            roundTrip(g, img);
+            ringsSeenByTheDriver(g);
         } finally {
             qsd.destroy();
             qsd.waitFor();
+        }
+    }
+
+    private static final int WRITES = 5;
+
+    /**
+     * {@value #WRITES} writes of 4 KiB, as the guest's queues, counters and events show them: read
+     * from the driver's side of the ring, as for any back-end (both here publish avail_event).
+     */
+    private void ringsSeenByTheDriver(SimGuest g) {
+        QueueState before = g.queues("remote0").getFirst();
+        byte[] data = new byte[4096];
+        new Random(7).nextBytes(data);
+        List<Event> seen = new CopyOnWriteArrayList<>();
+        try (Subscription s = g.events().subscribe(e -> {
+            if (e.device().equals("remote0")) seen.add(e);
+        })) {
+            for (int i = 0; i < WRITES; i++) g.block("remote0").write(64 + 8L * i, data);
+        }
+        QueueState after = g.queues("remote0").getFirst();
+        assertTrue(g.queues().stream().anyMatch(q -> q.id().equals(after.id())), "the guest's queues include the remote device's");
+        assertEquals(QueueState.Side.DRIVER, after.seenFrom());
+        assertEquals(1, g.queues("remote0").size());
+        assertEquals((before.availIdx() + WRITES) & 0xffff, after.availIdx());
+        assertEquals((before.usedIdx() + WRITES) & 0xffff, after.usedIdx(), "used.idx, read from the used ring");
+        assertEquals(0, after.inFlight());
+        assertNull(after.fault());
+        QueueCounters.Snapshot c0 = before.counters(), c = after.counters();
+        assertEquals(WRITES, c.requests() - c0.requests());
+        assertEquals(WRITES, c.completions() - c0.completions());
+        assertEquals(WRITES * (16L + 4096), c.bytesRead() - c0.bytesRead(), "header and data, offered to the device");
+        assertEquals(WRITES, c.bytesWritten() - c0.bytesWritten(), "one status byte each");
+        assertEquals(0, c.errors());
+
+        List<Event> requests = seen.stream().filter(e -> e.kind() == EventKind.REQUEST).toList();
+        List<Event> completions = seen.stream().filter(e -> e.kind() == EventKind.COMPLETION).toList();
+        assertEquals(WRITES, requests.size(), seen.toString());
+        assertEquals(WRITES, completions.size(), seen.toString());
+        for (int i = 0; i < WRITES; i++) {
+            Event req = requests.get(i), done = completions.get(i);
+            assertEquals((before.availIdx() + i) & 0xffff, req.index(), "the avail index the chain went into");
+            assertEquals(16 + 4096, req.length());
+            assertEquals((before.usedIdx() + i + 1) & 0xffff, done.index(), "used.idx after collecting it");
+            assertEquals(req.head(), done.head());
+            assertEquals(1, done.length());
+            assertTrue(done.nanos() >= req.nanos() && done.latencyNanos() == done.nanos() - req.nanos(), done.toString());
+        }
+        assertEquals(c.kicks() - c0.kicks(), seen.stream().filter(e -> e.kind() == EventKind.KICK).count());
+        assertTrue(c.kicks() - c0.kicks() >= 1);
+        assertTrue(c.interrupts() - c0.interrupts() >= seen.stream().filter(e -> e.kind() == EventKind.INTERRUPT).count(),
+                "an eventfd folds interrupts into one wake-up: at least one counted per event");
+        assertTrue(g.events().recent().containsAll(requests), "the events are the guest's, kept with the others");
+
+        // The device's position: the avail_event it publishes once it has taken the last chain.
+        Await.until("the back-end's avail_event to reach avail.idx " + after.availIdx(),
+                () -> g.queues("remote0").getFirst(), q -> q.lastAvail() == after.availIdx() && q.pending() == 0);
+
+        // The last chain, decoded from guest memory: header, the 4 KiB written, the status byte.
+        int head = ChainView.headAt(g.memory(), after, after.availIdx() - 1);
+        assertEquals(requests.getLast().head(), head);
+        ChainView chain = ChainView.read(g.memory(), after, head);
+        assertNull(chain.problem());
+        assertEquals(List.of(16L, 4096L, 1L), chain.descriptors().stream().map(ChainView.Descriptor::len).toList());
+        assertEquals(List.of(false, false, true), chain.descriptors().stream().map(ChainView.Descriptor::writable).toList());
+        long header = chain.descriptors().getFirst().addr();
+        assertEquals(1, g.memory().readU32(header), "VIRTIO_BLK_T_OUT");
+        assertEquals(64 + 8L * (WRITES - 1), g.memory().readU64(header + 8), "the last write's sector");
+        assertArrayEquals(data, g.memory().read(chain.descriptors().get(1).addr(), 4096));
+        assertEquals(0, g.memory().readU8(chain.descriptors().get(2).addr()), "VIRTIO_BLK_S_OK");
+    }
+
+    /** guestlab's back-end whose writes to {@code sector} go to {@code onSector} first. */
+    private VhostUserBackend backEnd(BlockDevice device, Path sock, long sector, Runnable onSector) throws Exception {
+        BlockHandler image = device.handler();
+        device.setHandler(r -> {
+            if (r instanceof BlockRequest.Write w && w.sector() == sector) onSector.run();
+            return image.handle(r);
+        });
+        return new VhostUserBackend("remote", "blk", device, sock, new EventBus(256));
+    }
+
+    @Test
+    void aBackEndThatWritesGarbageIntoTheUsedRingIsACleanErrorAndAFault() throws Exception {
+        Path img = image(1 << 20);
+        CountDownLatch holding = new CountDownLatch(1), release = new CountDownLatch(1);
+        try (BlockDevice device = BlockDevice.open(img, false);
+             VhostUserBackend backend = backEnd(device, dir.resolve("blk.sock"), 99, () -> {
+                 holding.countDown();
+                 try {
+                     release.await();
+                 } catch (InterruptedException e) {
+                     Thread.currentThread().interrupt();
+                 }
+             })) {
+            SimGuest g = guestOn(dir.resolve("blk.sock"));
+            SimBlockDriver disk = g.block("remote0");
+            disk.write(0, new byte[512]);
+            CompletableFuture<Void> write = CompletableFuture.runAsync(() -> disk.write(99, new byte[512]));
+            try {
+                assertTrue(holding.await(10, TimeUnit.SECONDS), "the back-end took the write");
+                // While the back-end holds the chain, "it" returns a head the driver never offered.
+                QueueState q = g.queues("remote0").getFirst();
+                VringLayout ring = q.layout();
+                int inFlight = ChainView.headAt(g.memory(), q, q.availIdx() - 1);
+                int notAHead = (inFlight + 1) % ring.size();
+                long element = ring.usedElement(q.usedIdx());
+                g.memory().writeU32(element + VringLayout.USED_ELEM_ID, notAHead);
+                g.memory().writeU32(element + VringLayout.USED_ELEM_LEN, 1);
+                g.memory().writeU16(ring.usedIdx(), q.usedIdx() + 1);
+
+                ExecutionException e = assertThrows(ExecutionException.class, () -> write.get(10, TimeUnit.SECONDS));
+                assertInstanceOf(IllegalStateException.class, e.getCause());
+                assertTrue(e.getCause().getMessage().contains("remote0 queue 0 is broken until the device is reset")
+                        && e.getCause().getMessage().contains("names head " + notAHead + ", which is not in flight"), e.getCause().getMessage());
+            } finally {
+                release.countDown();
+            }
+            QueueState broken = g.queues("remote0").getFirst();
+            assertEquals(RingFault.Reason.USED_HEAD_NOT_IN_FLIGHT, broken.fault());
+            assertEquals(1, broken.counters().errors());
+            assertTrue(g.events().recent().stream().anyMatch(ev -> ev.kind() == EventKind.DEVICE_ERROR
+                    && ev.device().equals("remote0") && ev.queue() == 0 && ev.detail().contains("used ring")));
+            IllegalStateException again = assertThrows(IllegalStateException.class, () -> disk.read(0, 512));
+            assertTrue(again.getMessage().contains("is broken until the device is reset"), "at once, not after a timeout: " + again);
+            assertEquals(16, g.rng("rng0").read(16).length, "the guest's other devices go on");
+            assertEquals(Guest.State.RUNNING, g.state());
+        }
+    }
+
+    @Test
+    void aBackEndThatBreaksSaysSoThroughItsErrorEventfd() throws Exception {
+        Path img = image(1 << 20);
+        try (BlockDevice device = BlockDevice.open(img, false);
+             VhostUserBackend backend = backEnd(device, dir.resolve("blk.sock"), 98, () -> {
+                 throw new IllegalStateException("a handler that fails on sector 98");
+             })) {
+            SimGuest g = guestOn(dir.resolve("blk.sock"));
+            SimBlockDriver disk = g.block("remote0");
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> disk.write(98, new byte[512]));
+            assertTrue(e.getMessage().contains("NEEDS_RESET"), e.getMessage());
+            assertTrue((g.deviceStatus("remote0") & DeviceStatus.NEEDS_RESET) != 0);
+            assertEquals(RingFault.Reason.DEVICE_NEEDS_RESET, g.queues("remote0").getFirst().fault());
+            assertEquals(1, g.events().recent().stream().filter(ev -> ev.kind() == EventKind.DEVICE_ERROR
+                    && ev.device().equals("remote0")).count(), "told once");
+            assertThrows(IllegalStateException.class, () -> disk.read(0, 512));
+            assertEquals(1, g.events().recent().stream().filter(ev -> ev.kind() == EventKind.DEVICE_ERROR
+                    && ev.device().equals("remote0")).count(), "and only once");
         }
     }
 
