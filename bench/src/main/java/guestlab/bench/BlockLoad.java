@@ -61,6 +61,7 @@ final class BlockLoad implements AutoCloseable {
     private final DriverQueue[] queues;
     private final EventFd[] kicks;
     private final EventFd[] calls;
+    private final EventFd[] errors;
     private final long[] slotBase;
     private final long[] dataBase;
 
@@ -71,6 +72,7 @@ final class BlockLoad implements AutoCloseable {
         this.queues = new DriverQueue[queueCount];
         this.kicks = new EventFd[queueCount];
         this.calls = new EventFd[queueCount];
+        this.errors = new EventFd[queueCount];
         this.slotBase = new long[queueCount];
         this.dataBase = new long[queueCount];
     }
@@ -104,7 +106,8 @@ final class BlockLoad implements AutoCloseable {
                 load.dataBase[q] = base + ringBytes + 4096;
                 load.kicks[q] = EventFd.create();
                 load.calls[q] = EventFd.create();
-                f.startRing(q, ring, load.kicks[q], load.calls[q]);
+                load.errors[q] = EventFd.create();
+                f.startRing(q, ring, load.kicks[q], load.calls[q], load.errors[q]);
             }
             byte[] noise = new byte[1 << 20];
             new SplittableRandom(3).nextBytes(noise);
@@ -193,7 +196,8 @@ final class BlockLoad implements AutoCloseable {
                 any = true;
             }
             if (!any && done < requests && calls[q].await(STALL_MILLIS) == 0) {
-                throw new IllegalStateException("queue " + q + ": no request completed in " + STALL_MILLIS + " ms");
+                throw new IllegalStateException("queue " + q + ": no request completed in " + STALL_MILLIS + " ms"
+                        + (errors[q].await(0) > 0 ? "; the back-end reported the ring broken" : ""));
             }
         }
         return latencies;
@@ -205,6 +209,7 @@ final class BlockLoad implements AutoCloseable {
         frontend.close();
         for (EventFd e : kicks) if (e != null) e.close();
         for (EventFd e : calls) if (e != null) e.close();
+        for (EventFd e : errors) if (e != null) e.close();
         mem.close();
     }
 }
