@@ -63,7 +63,7 @@
 (s/def ::block-opts (s/or :image ::image-opts :vhost-user ::vhost-user-opts))
 (s/def ::net-opts (s/keys :opt-un [::name ::switch ::mac]))
 (s/def ::console-opts (s/keys :opt-un [::name ::host]))
-(s/def ::rng-opts (s/keys :opt-un [::name]))
+(s/def ::rng-opts (s/keys :opt-un [::name ::vhost-user]))
 (s/def ::device
   (s/or :block (s/cat :kind #{:block} :opts ::block-opts)
         :net (s/cat :kind #{:net} :opts (s/? ::net-opts))

@@ -19,7 +19,7 @@ final class SpecCheck {
             "console", Set.of("host"),
             "block", Set.of("file", "read-only", "queues", DeviceSpec.VHOST_USER),
             "net", Set.of("switch", "mac"),
-            "rng", Set.of());
+            "rng", Set.of(DeviceSpec.VHOST_USER));
     static final Set<String> KINDS = new TreeSet<>(OPTIONS.keySet());
     private static final Pattern MAC = Pattern.compile("(?i)[0-9a-f]{2}(:[0-9a-f]{2}){5}");
 
@@ -51,8 +51,8 @@ final class SpecCheck {
             if (!names.add(d.name())) throw new IllegalArgumentException("two devices are named " + d.name());
             options(d);
             if (d.options().containsKey(DeviceSpec.VHOST_USER) && !spec.engine().equals("sim")) {
-                throw new IllegalArgumentException("block device " + d.name() + ": vhost-user (a back-end the guest drives "
-                        + "as a front-end) is for sim guests; a qemu guest's disks are guestlab's own");
+                throw new IllegalArgumentException(d.kind() + " device " + d.name() + ": vhost-user (a back-end the guest drives "
+                        + "as a front-end) is for sim guests; a qemu guest's devices are guestlab's own");
             }
         }
     }

@@ -16,9 +16,10 @@ import guestlab.transport.lguest.LguestBus;
 import guestlab.virtio.VirtioDevice;
 
 import java.io.IOException;
-import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 
@@ -45,10 +46,10 @@ public final class SimEngine {
                     spec.memoryBytes() + LguestRing.PAGE_SIZE, "guest " + spec.name() + " is stopped"));
             DeviceFactory factory = new DeviceFactory(switches);
             Map<String, VirtioDevice> devices = new LinkedHashMap<>();
-            Map<String, Path> vhostUser = new LinkedHashMap<>();
+            List<DeviceSpec> vhostUser = new ArrayList<>();
             for (DeviceSpec d : DeviceSpec.withDefaultNames(spec.devices())) {
-                // A block device some vhost-user back-end serves: the guest is its front-end, not on the bus.
-                if (d.options().containsKey(DeviceSpec.VHOST_USER)) vhostUser.put(d.name(), Path.of(d.options().get(DeviceSpec.VHOST_USER).toString()));
+                // A device some vhost-user back-end serves: the guest is its front-end, not on the bus.
+                if (d.options().containsKey(DeviceSpec.VHOST_USER)) vhostUser.add(d);
                 else devices.put(d.name(), rollback.add(factory.build(d)));
             }
             long pfnLimit = spec.memoryBytes() / LguestRing.PAGE_SIZE;
@@ -61,7 +62,8 @@ public final class SimEngine {
             hv.onExit(bus::handleNotify);
             events.publish(Event.note(spec.name(), "", -1, EventKind.LIFECYCLE,
                     "starting: engine sim, " + spec.memoryBytes() / (1 << 20) + " MiB, devices " + devices.keySet()
-                            + (vhostUser.isEmpty() ? "" : ", over vhost-user " + vhostUser)));
+                            + (vhostUser.isEmpty() ? "" : ", over vhost-user " + vhostUser.stream().map(d -> d.name() + " on "
+                            + d.options().get(DeviceSpec.VHOST_USER)).toList())));
             SimGuest g = new SimGuest(spec.name(), mem, hv, bus, events, factory.bufferConsoles(), vhostUser);
             rollback.keep();
             rollback.add(g::stop); // the guest owns the bus and the memory

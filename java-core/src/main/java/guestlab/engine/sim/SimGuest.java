@@ -1,6 +1,7 @@
 package guestlab.engine.sim;
 
 import guestlab.devices.BufferConsole;
+import guestlab.engine.DeviceSpec;
 import guestlab.engine.Guest;
 import guestlab.events.Event;
 import guestlab.events.EventBus;
@@ -40,7 +41,7 @@ public final class SimGuest implements Guest {
     private final LguestBus bus;
     private final EventBus events;
     private final Map<String, BufferConsole> hostConsoles;
-    private final Map<String, Path> vhostUserBlocks;
+    private final List<DeviceSpec> vhostUserDevices;
     private final Map<String, SimDriver> drivers = new LinkedHashMap<>();
     /** The devices served outside guestlab, over vhost-user with this guest as the front-end. */
     private final Map<String, VhostUserDriverTransport> remote = new LinkedHashMap<>();
@@ -49,17 +50,17 @@ public final class SimGuest implements Guest {
     /**
      * The guest owns {@code bus} and {@code mem} and releases them at {@link #stop()}.
      *
-     * @param vhostUserBlocks block devices some vhost-user back-end serves: name -> its socket
+     * @param vhostUserDevices devices some vhost-user back-end serves (block or rng, named, with its socket)
      */
     public SimGuest(String name, MemfdMemory mem, SimHypervisor hv, LguestBus bus, EventBus events,
-                    Map<String, BufferConsole> hostConsoles, Map<String, Path> vhostUserBlocks) {
+                    Map<String, BufferConsole> hostConsoles, List<DeviceSpec> vhostUserDevices) {
         this.name = name;
         this.mem = mem;
         this.hv = hv;
         this.bus = bus;
         this.events = events;
         this.hostConsoles = Map.copyOf(hostConsoles);
-        this.vhostUserBlocks = new LinkedHashMap<>(vhostUserBlocks);
+        this.vhostUserDevices = List.copyOf(vhostUserDevices);
     }
 
     /** Boots the simulated kernel: scan the device page, probe every device (one driver per descriptor). */
@@ -84,19 +85,21 @@ public final class SimGuest implements Guest {
             d.probe();
             drivers.put(dev, d);
         }
-        for (Map.Entry<String, Path> e : vhostUserBlocks.entrySet()) {
+        for (DeviceSpec d : vhostUserDevices) {
+            Path socket = socketOf(d.name());
             VhostUserFrontend frontend;
             try {
-                frontend = VhostUserFrontend.connect(e.getValue());
+                frontend = VhostUserFrontend.connect(socket);
             } catch (IOException x) {
-                throw new UncheckedIOException(e.getKey() + ": " + x.getMessage(), x);
+                throw new UncheckedIOException(d.name() + ": " + x.getMessage(), x);
             }
-            VhostUserDriverTransport t = new VhostUserDriverTransport(frontend, mem, pages, 1, BlockSpec.CONFIG_SIZE,
-                    new DriverSideRings(name, e.getKey(), events));
-            remote.put(e.getKey(), t);
-            SimDriver d = new SimBlockDriver(e.getKey(), mem, pages, t, timeout);
-            d.probe();
-            drivers.put(e.getKey(), d);
+            boolean block = d.kind().equals("block");
+            VhostUserDriverTransport t = new VhostUserDriverTransport(frontend, mem, pages, 1, block ? 128 : 4, block ? BlockSpec.CONFIG_SIZE : 0,
+                    new DriverSideRings(name, d.name(), events));
+            remote.put(d.name(), t);
+            SimDriver driver = block ? new SimBlockDriver(d.name(), mem, pages, t, timeout) : new SimRngDriver(d.name(), mem, pages, t, timeout);
+            driver.probe();
+            drivers.put(d.name(), driver);
         }
         lifecycle("booted: " + (drivers.size() - remote.size()) + " devices found on the lguest bus"
                 + (remote.isEmpty() ? "" : ", " + remote.size() + " over vhost-user " + remote.keySet()));
@@ -188,15 +191,24 @@ public final class SimGuest implements Guest {
         return t != null ? t.queueCount() : bus.device(device).queueCount();
     }
 
+    private DeviceSpec remoteSpec(String name) {
+        return vhostUserDevices.stream().filter(d -> d.name().equals(name)).findFirst().orElseThrow();
+    }
+
+    private Path socketOf(String name) {
+        return Path.of(remoteSpec(name).options().get(DeviceSpec.VHOST_USER).toString());
+    }
+
     @Override
     public int deviceType(String name) {
-        return remote.containsKey(name) ? DeviceType.BLOCK : bus.device(name).type();
+        if (!remote.containsKey(name)) return bus.device(name).type();
+        return remoteSpec(name).kind().equals("block") ? DeviceType.BLOCK : DeviceType.RNG;
     }
 
     @Override
     public VirtioDevice device(String name) {
         if (remote.containsKey(name)) {
-            throw new IllegalArgumentException(name + " is served by the vhost-user back-end on " + vhostUserBlocks.get(name)
+            throw new IllegalArgumentException(name + " is served by the vhost-user back-end on " + socketOf(name)
                     + ", not by guestlab");
         }
         return bus.device(name);

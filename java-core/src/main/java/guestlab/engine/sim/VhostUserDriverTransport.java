@@ -20,13 +20,11 @@ import java.util.List;
  * so the driver reports them ({@link DriverSideRings}).
  */
 final class VhostUserDriverTransport implements DriverTransport, AutoCloseable {
-    /** The ring size QEMU gives vhost-user devices by default. */
-    static final int QUEUE_SIZE = 128;
-
     private final VhostUserFrontend frontend;
     private final MemfdMemory ram;
     private final GuestPages pages;
     private final int queues;
+    private final int queueSize;
     private final int configSize;
     private final List<EventFd> kicks = new ArrayList<>();
     private final List<EventFd> calls = new ArrayList<>();
@@ -38,16 +36,19 @@ final class VhostUserDriverTransport implements DriverTransport, AutoCloseable {
 
     /**
      * @param queues     how many queues the driver sets up
+     * @param queueSize  their size: vhost-user has no message that tells a back-end's largest, so
+     *                   the front-end picks it, as QEMU does per device (128 for a disk, 4 for rng)
      * @param configSize the config space bytes the driver reads
      * @param rings      where the driver reports its rings' activity
      */
-    VhostUserDriverTransport(VhostUserFrontend frontend, MemfdMemory ram, GuestPages pages, int queues, int configSize,
-                             DriverSideRings rings) {
+    VhostUserDriverTransport(VhostUserFrontend frontend, MemfdMemory ram, GuestPages pages, int queues, int queueSize,
+                             int configSize, DriverSideRings rings) {
         this.frontend = frontend;
         this.rings = rings;
         this.ram = ram;
         this.pages = pages;
         this.queues = queues;
+        this.queueSize = queueSize;
         this.configSize = configSize;
     }
 
@@ -92,8 +93,8 @@ final class VhostUserDriverTransport implements DriverTransport, AutoCloseable {
 
     @Override
     public VringLayout placeQueue(int q) {
-        long base = pages.allocate(VringLayout.contiguousBytes(QUEUE_SIZE, 4096));
-        VringLayout ring = VringLayout.contiguous(QUEUE_SIZE, base, 4096);
+        long base = pages.allocate(VringLayout.contiguousBytes(queueSize, 4096));
+        VringLayout ring = VringLayout.contiguous(queueSize, base, 4096);
         EventFd kick = EventFd.create(), call = EventFd.create(), err = EventFd.create();
         kicks.add(kick);
         calls.add(call);

@@ -13,6 +13,7 @@ import guestlab.virtio.VirtioDevice;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -41,7 +42,7 @@ class SilentDeviceTest {
         LguestBus bus = new LguestBus("silent", mem, ram, new DevicePage(mem, ram, LguestRing.PAGE_SIZE), hv, events,
                 Map.of("rng0", new SilentRng()));
         hv.onExit(bus::handleNotify);
-        SimGuest g = new SimGuest("silent", mem, hv, bus, events, Map.of(), Map.of());
+        SimGuest g = new SimGuest("silent", mem, hv, bus, events, Map.of(), List.of());
         try {
             g.boot(Duration.ofMillis(200));
             long t0 = System.nanoTime();

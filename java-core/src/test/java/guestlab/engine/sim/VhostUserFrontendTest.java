@@ -2,6 +2,7 @@ package guestlab.engine.sim;
 
 import guestlab.devices.BlockDevice;
 import guestlab.devices.BlockHandler;
+import guestlab.devices.RngDevice;
 import guestlab.engine.DeviceSpec;
 import guestlab.engine.Guest;
 import guestlab.engine.GuestSpec;
@@ -105,6 +106,25 @@ class VhostUserFrontendTest {
             g.stop();
             Await.until("the back-end to see the front-end go",
                     () -> backendEvents.recent().stream().anyMatch(e -> e.detail().contains("disconnected")));
+        }
+    }
+
+    @Test
+    void drivesARemoteEntropySource() throws Exception {
+        Path sock = dir.resolve("rng.sock");
+        try (RngDevice device = new RngDevice();
+             VhostUserBackend backend = new VhostUserBackend("remote", "rng", device, sock, new EventBus(64))) {
+            SimGuest g = (SimGuest) launcher.start(new GuestSpec("front-rng", "sim", 4 << 20, List.of(
+                    new DeviceSpec("rng", "entropy", Map.of(DeviceSpec.VHOST_USER, sock.toString())))));
+            byte[] a = g.rng("entropy").read(6000), b = g.rng("entropy").read(6000);
+            assertEquals(6000, a.length, "more than one request's worth, in several requests");
+            assertFalse(Arrays.equals(a, b), "two reads give different bytes");
+            assertEquals(guestlab.virtio.DeviceType.RNG, g.deviceType("entropy"));
+            QueueState q = g.queues("entropy").getFirst();
+            assertEquals(q.usedIdx(), q.availIdx(), "every request came back: " + q);
+            assertTrue(q.counters().completions() >= 4, q.toString());
+            assertEquals(q.counters().completions(), backend.queues().getFirst().counters().completions(),
+                    "the driver collected what the back-end completed");
         }
     }
 
