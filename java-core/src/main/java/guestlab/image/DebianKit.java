@@ -99,6 +99,22 @@ public final class DebianKit {
     }
 
     /**
+     * The kit with more kernel modules and Debian packages in its initramfs (see
+     * {@link ExtendedInitramfs}); the kit itself when both lists are empty. The packages are
+     * resolved and fetched with the system's apt, for the architecture of the kit's kernel.
+     *
+     * @throws IllegalArgumentException a module or package that does not exist, with the names near it
+     */
+    public synchronized GuestKit with(List<String> modules, List<String> packages) throws IOException {
+        Built b = built();
+        if (modules.isEmpty() && packages.isEmpty()) return b.kit();
+        KitLock.Package kernel = b.manifest().kernelPackage();
+        Path busybox = debs.resolve(b.manifest().busyboxPackage().debFileName());
+        return new ExtendedInitramfs(b.kit(), b.dir(), debs.resolve(kernel.debFileName()), busybox, kernel.architecture(), debs,
+                new AptFetcher(), progress).build(modules, packages);
+    }
+
+    /**
      * What the kit is: its packages with the sha256 of each .deb, and the sha256 of the kernel and
      * initramfs built from them. Written to a file, it is the kit's lock.
      */
