@@ -106,8 +106,8 @@ public final class ExtendedInitramfs {
             fetch(closure);
             long t0 = System.nanoTime();
             progress.accept("building the initramfs: " + count(modules.size(), "kernel module") + " and "
-                    + count(packages.size(), "Debian package") + " asked for, " + (moduleFiles.size() + closure.size())
-                    + " modules and packages with what they need (once for these)");
+                    + count(packages.size(), "Debian package") + " asked for; " + count(moduleFiles.size(), "module") + " and "
+                    + count(closure.size(), "package") + " in all, with the virtio modules and what each needs (once for these)");
             Files.createDirectories(dir);
             assemble(moduleFiles, closure).write(initrd);
             Files.writeString(dir.resolve("contents.txt"), contents(moduleFiles, closure));
