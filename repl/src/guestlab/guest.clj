@@ -73,7 +73,11 @@
 (s/def ::kernel ::file)
 (s/def ::initrd ::file)
 (s/def ::kit ::file)
-(s/def ::spec (s/keys :req-un [::devices] :opt-un [::name ::engine ::memory ::kernel ::initrd ::kit]))
+(s/def ::module (s/or :keyword keyword? :string (s/and string? #(re-matches #"[A-Za-z0-9_-]+" %))))
+(s/def ::modules (s/coll-of ::module :kind vector?))
+(s/def ::package (s/and string? #(re-matches #"[a-z0-9][a-z0-9+.-]+" %)))
+(s/def ::packages (s/coll-of ::package :kind vector?))
+(s/def ::spec (s/keys :req-un [::devices] :opt-un [::name ::engine ::memory ::kernel ::initrd ::kit ::modules ::packages]))
 
 (def ^:private expectations
   {::name "a name of letters, digits, '.', '_' or '-'"
@@ -86,6 +90,10 @@
    ::kernel "a kernel image path (with :initrd)"
    ::initrd "an initramfs path (with :kernel)"
    ::kit "a kit lock file (./guestlab kit lock writes one)"
+   ::modules "a vector of kernel module names like [:ext4 :xfs :9p]"
+   ::module "a kernel module name like :ext4 or \"9p\""
+   ::packages "a vector of Debian package names like [\"fio\" \"e2fsprogs\"]"
+   ::package "a Debian package name like \"e2fsprogs\" (lower-case letters, digits, '+', '-' and '.')"
    ::read-only "true or false"
    ::queues "a number of request queues from 1 to 64"
    ::switch "a switch name like :lan"
@@ -126,6 +134,16 @@
           (< b least) (str ":memory " shown " is less than " (in-units least) ", the least a " engine " guest runs in")
           (not (zero? (rem b 4096))) (str ":memory " shown " is not a whole number of 4096-byte pages")
           (and (= :qemu engine) (not (zero? (rem b mib)))) (str ":memory " shown " is not a whole number of MiB (QEMU takes memory in MiB)"))))
+
+(defn- extras-problem
+  "Why the spec's :modules or :packages cannot be given to its guest, or nil: they go into the
+  Debian kit's initramfs, so only a :qemu guest booting that kit takes them."
+  [{:keys [engine modules packages kernel] :or {engine :sim}}]
+  (let [k (if (seq modules) :modules :packages)]
+    (when (or (seq modules) (seq packages))
+      (cond (not= :qemu engine) (str k " is for :qemu guests, which boot Debian's kernel; a " engine
+                                     " guest has no kernel to load modules into and no userland to add packages to")
+            kernel (str k " is added to the Debian kit's initramfs; a guest with its own :kernel and :initrd boots those as they are")))))
 
 (def ^:private device-options
   "Each device kind's option spec."
@@ -176,8 +194,10 @@
 
 (defn validate!
   "Returns spec-map if it is a valid guest spec, else throws ex-info naming the key at fault:
-  a key no spec has (and the one it likely meant), a value of the wrong shape, or a :memory this
-  host cannot give or the engine cannot run in."
+  a key no spec has (and the one it likely meant), a value of the wrong shape, a :memory this
+  host cannot give or the engine cannot run in, or :modules or :packages for a guest that does not
+  boot the Debian kit. Whether each module and package exists is checked when the guest starts
+  (the kit's kernel and apt know), before it boots."
   [spec-map]
   (let [invalid! (fn [problem data] (err/fail! :spec (str "invalid guest spec: " problem) (assoc data :spec spec-map)))]
     (when-not (map? spec-map)
@@ -185,7 +205,8 @@
     (some-> (unknown-key-problem spec-map) (invalid! {}))
     (when-not (s/valid? ::spec spec-map)
       (err/fail! :spec (explain spec-map) {:spec spec-map :explain (s/explain-data ::spec spec-map)}))
-    (some-> (memory-problem spec-map) (invalid! {:key :memory})))
+    (some-> (memory-problem spec-map) (invalid! {:key :memory}))
+    (some-> (extras-problem spec-map) (invalid! {})))
   spec-map)
 
 (defonce ^:private counter (atom 0))
@@ -197,7 +218,7 @@
 (defn ->java-spec
   "The Java GuestSpec for a validated spec map, with defaults filled in."
   ^GuestSpec [spec-map]
-  (let [{:keys [name engine memory devices kernel initrd kit] :or {engine :sim}} (validate! spec-map)
+  (let [{:keys [name engine memory devices kernel initrd kit modules packages] :or {engine :sim}} (validate! spec-map)
         memory (or memory (default-memory engine))
         path #(some-> % str (java.nio.file.Path/of (make-array String 0)))]
     (GuestSpec. (or name (str "guest" (swap! counter inc)))
@@ -207,7 +228,9 @@
                        (DeviceSpec. (clojure.core/name kind) (:name opts) (option-map opts))))
                 (path kernel)
                 (path initrd)
-                (path kit))))
+                (path kit)
+                (mapv clojure.core/name modules)
+                (vec packages))))
 
 ;; --- lifecycle ---------------------------------------------------------------
 

@@ -294,7 +294,7 @@
     (says #"^invalid guest spec: unknown key :devics; did you mean :devices\?$" (g/start! {:devics [[:rng]]}))
     (says #"^invalid guest spec: unknown key :engnie; did you mean :engine\?$" (g/start! {:engnie :sim :devices []}))
     (says #"^invalid guest spec: unknown key \"memory\"; did you mean :memory\?$" (g/start! {"memory" "64M" :devices []}))
-    (says #"^invalid guest spec: unknown key :colour; valid keys: :devices :engine :initrd :kernel :kit :memory :name$"
+    (says #"^invalid guest spec: unknown key :colour; valid keys: :devices :engine :initrd :kernel :kit :memory :modules :name :packages$"
           (g/start! {:colour "blue" :devices []})))
   (testing "device options"
     (says #"^invalid guest spec: :block device 0 has no option :fiel; did you mean :file\?$"

@@ -24,21 +24,63 @@ import java.util.function.Predicate;
 public final class DebArchive {
     private DebArchive() {}
 
+    /** What {@link #forEachEntry} calls for each entry of a data archive. */
+    @FunctionalInterface
+    public interface EntryVisitor {
+        /**
+         * {@code path}: the entry's path without the leading "./"; {@code data}: its bytes, for a
+         * regular file (read them here, before returning).
+         */
+        void visit(String path, TarArchiveEntry entry, InputStream data) throws IOException;
+    }
+
     /**
-     * Extracts the files and symlinks of {@code deb}'s data archive whose path (without the
-     * leading "./") {@code wanted} accepts, under {@code dest}. Returns how many were extracted.
+     * Calls {@code visitor} for every entry (directories, files, symlinks, hard links) of
+     * {@code deb}'s data archive, in the archive's order.
      */
-    public static int extract(Path deb, Path dest, Predicate<String> wanted) throws IOException {
+    public static void forEachEntry(Path deb, EntryVisitor visitor) throws IOException {
         try (InputStream in = new BufferedInputStream(Files.newInputStream(deb));
              ArArchiveInputStream ar = new ArArchiveInputStream(in)) {
             ArArchiveEntry e;
             while ((e = ar.getNextEntry()) != null) {
                 String name = e.getName();
                 if (!name.startsWith("data.tar")) continue;
-                return untar(new TarArchiveInputStream(decompress(deb, name, ar)), dest, wanted);
+                TarArchiveInputStream tar = new TarArchiveInputStream(decompress(deb, name, ar));
+                TarArchiveEntry t;
+                while ((t = tar.getNextEntry()) != null) {
+                    String path = t.getName().replaceFirst("^\\./", "");
+                    if (!path.isEmpty()) visitor.visit(path, t, tar);
+                }
+                return;
             }
         }
         throw new IOException(deb + " has no data.tar member: not a Debian package");
+    }
+
+    /**
+     * Extracts the files and symlinks of {@code deb}'s data archive whose path (without the
+     * leading "./") {@code wanted} accepts, under {@code dest}. Returns how many were extracted.
+     */
+    public static int extract(Path deb, Path dest, Predicate<String> wanted) throws IOException {
+        Path root = dest.toAbsolutePath().normalize();
+        int[] n = {0};
+        forEachEntry(deb, (name, t, data) -> {
+            if (t.isDirectory() || !wanted.test(name)) return;
+            Path target = root.resolve(name).normalize();
+            if (!target.startsWith(root)) throw new IOException("package entry " + t.getName() + " escapes " + dest);
+            Files.createDirectories(target.getParent());
+            if (t.isSymbolicLink()) {
+                Files.deleteIfExists(target);
+                Files.createSymbolicLink(target, Path.of(t.getLinkName()));
+            } else if (t.isFile()) {
+                Files.copy(data, target, StandardCopyOption.REPLACE_EXISTING);
+                if ((t.getMode() & 0111) != 0) target.toFile().setExecutable(true, false);
+            } else {
+                return;
+            }
+            n[0]++;
+        });
+        return n[0];
     }
 
     /**
@@ -78,29 +120,5 @@ public final class DebArchive {
             case "" -> in;
             default -> throw new IOException(deb + ": " + member + " is compressed in a way guestlab does not read");
         };
-    }
-
-    private static int untar(TarArchiveInputStream tar, Path dest, Predicate<String> wanted) throws IOException {
-        Path root = dest.toAbsolutePath().normalize();
-        int n = 0;
-        TarArchiveEntry t;
-        while ((t = tar.getNextEntry()) != null) {
-            String name = t.getName().replaceFirst("^\\./", "");
-            if (name.isEmpty() || t.isDirectory() || !wanted.test(name)) continue;
-            Path target = root.resolve(name).normalize();
-            if (!target.startsWith(root)) throw new IOException("package entry " + t.getName() + " escapes " + dest);
-            Files.createDirectories(target.getParent());
-            if (t.isSymbolicLink()) {
-                Files.deleteIfExists(target);
-                Files.createSymbolicLink(target, Path.of(t.getLinkName()));
-            } else if (t.isFile()) {
-                Files.copy(tar, target, StandardCopyOption.REPLACE_EXISTING);
-                if ((t.getMode() & 0111) != 0) target.toFile().setExecutable(true, false);
-            } else {
-                continue;
-            }
-            n++;
-        }
-        return n;
     }
 }

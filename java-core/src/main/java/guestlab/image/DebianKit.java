@@ -99,6 +99,22 @@ public final class DebianKit {
     }
 
     /**
+     * The kit with more kernel modules and Debian packages in its initramfs (see
+     * {@link ExtendedInitramfs}); the kit itself when both lists are empty. The packages are
+     * resolved and fetched with the system's apt, for the architecture of the kit's kernel.
+     *
+     * @throws IllegalArgumentException a module or package that does not exist, with the names near it
+     */
+    public synchronized GuestKit with(List<String> modules, List<String> packages) throws IOException {
+        Built b = built();
+        if (modules.isEmpty() && packages.isEmpty()) return b.kit();
+        KitLock.Package kernel = b.manifest().kernelPackage();
+        Path busybox = debs.resolve(b.manifest().busyboxPackage().debFileName());
+        return new ExtendedInitramfs(b.kit(), b.dir(), debs.resolve(kernel.debFileName()), busybox, kernel.architecture(), debs,
+                new AptFetcher(), progress).build(modules, packages);
+    }
+
+    /**
      * What the kit is: its packages with the sha256 of each .deb, and the sha256 of the kernel and
      * initramfs built from them. Written to a file, it is the kit's lock.
      */
@@ -338,36 +354,35 @@ public final class DebianKit {
     /** busybox, the virtio modules in load order, and an /init that loads them. */
     static Initramfs buildInitramfs(Path busybox, Path moduleDir) throws IOException {
         ModuleSet mods = ModuleSet.scan(moduleDir);
-        List<String> builtin = Files.exists(moduleDir.resolve("modules.builtin"))
-                ? Files.readAllLines(moduleDir.resolve("modules.builtin")) : List.of();
-        List<String> wanted = new ArrayList<>();
-        for (String m : MODULES) {
-            if (mods.has(m)) wanted.add(m);
-            else if (builtin.stream().noneMatch(l -> l.endsWith("/" + m + ".ko"))) {
-                throw new IOException("kernel module " + m + " is neither in the kernel package nor built in");
-            }
+        for (String m : mods.unknown(MODULES)) {
+            throw new IOException("kernel module " + m + " is neither in the kernel package nor built in");
         }
         Initramfs img = new Initramfs();
         for (String d : List.of("dev", "proc", "sys", "tmp", "etc", "bin", "sbin")) img.dir(d);
         img.file("bin/busybox", 0755, Files.readAllBytes(busybox));
         img.symlink("bin/sh", "busybox");
         StringBuilder order = new StringBuilder();
-        for (Path ko : mods.loadOrder(wanted)) {
-            String name = ko.getFileName().toString();
-            img.file("lib/modules/" + name, 0644, Files.readAllBytes(ko));
+        for (String ko : mods.loadOrder(MODULES)) {
+            String name = ko.substring(ko.lastIndexOf('/') + 1);
+            img.file("lib/modules/" + name, 0644, Files.readAllBytes(moduleDir.resolve(ko)));
             order.append(name).append('\n');
         }
         img.file("etc/guestlab-modules", 0644, order.toString().getBytes(StandardCharsets.UTF_8));
-        img.file("init", 0755, initScript().getBytes(StandardCharsets.UTF_8));
+        img.file("init", 0755, initScript("").getBytes(StandardCharsets.UTF_8));
         return img;
     }
 
-    static String initScript() {
+    /**
+     * The initramfs's /init: mount the basics, load the modules /etc/guestlab-modules lists, print
+     * the init marker, give a shell; {@code setup} (shell lines) runs first, after busybox has
+     * installed its applets.
+     */
+    static String initScript(String setup) {
         return """
                 #!/bin/sh
                 # guestlab's init: mount the basics, load the virtio modules, say so, give a shell.
                 /bin/busybox --install -s /bin
-                mount -t proc proc /proc
+                %smount -t proc proc /proc
                 mount -t sysfs sysfs /sys
                 mount -t devtmpfs devtmpfs /dev
                 for m in $(cat /etc/guestlab-modules); do
@@ -375,7 +390,7 @@ public final class DebianKit {
                 done
                 echo %s
                 exec setsid cttyhack /bin/sh
-                """.formatted(GuestKit.INIT_MARKER);
+                """.formatted(setup, GuestKit.INIT_MARKER);
     }
 
     private static Path single(Path dir, String prefix) throws IOException {

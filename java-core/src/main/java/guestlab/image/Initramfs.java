@@ -30,7 +30,13 @@ public final class Initramfs {
     private final Map<String, Entry> entries = new LinkedHashMap<>();
 
     public Initramfs dir(String path) {
-        entries.put(path, new Entry(CpioConstants.C_ISDIR, 0755, new byte[0]));
+        return dir(path, 0755);
+    }
+
+    /** A directory with these permission bits (e.g. 01777 for /tmp); its parents are made 0755. */
+    public Initramfs dir(String path, int mode) {
+        mkdirs(path);
+        entries.put(path, new Entry(CpioConstants.C_ISDIR, mode, new byte[0]));
         return this;
     }
 

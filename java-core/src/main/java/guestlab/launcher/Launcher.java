@@ -7,6 +7,7 @@ import guestlab.engine.qemu.Accelerator;
 import guestlab.engine.qemu.QemuGuest;
 import guestlab.engine.sim.SimEngine;
 import guestlab.image.DebianKit;
+import guestlab.image.ExtendedInitramfs;
 import guestlab.image.GuestKit;
 import guestlab.image.KitLock;
 
@@ -66,7 +67,28 @@ public final class Launcher implements AutoCloseable {
         }
         GuestKit g = k.get();
         if (kitsSaid.add(k)) say.accept(k.summary());
-        return g;
+        if (!spec.extendsKit()) return g;
+        GuestKit extended = k.with(spec.modules(), spec.packages());
+        long need = ExtendedInitramfs.memoryNeeded(extended.initrd());
+        if (spec.memoryBytes() < need) {
+            long mib = 1 << 20;
+            throw new IllegalArgumentException("guest " + spec.name() + ": its initramfs with " + extras(spec) + " is "
+                    + java.nio.file.Files.size(extended.initrd()) / mib + " MiB, and the kernel unpacks it into RAM beside itself: "
+                    + "the guest needs at least " + (need + mib - 1) / mib + " MiB of memory, not " + spec.memoryBytes() / mib
+                    + " (give it :memory \"" + ((need + 64 * mib - 1) / (64 * mib)) * 64 + "M\")");
+        }
+        if (kitsSaid.add(extended.initrd())) {
+            say.accept("initramfs with " + extras(spec) + ": " + extended.initrd() + " ("
+                    + java.nio.file.Files.size(extended.initrd()) / (1 << 20) + " MiB)");
+        }
+        return extended;
+    }
+
+    /** "modules [ext4] and packages [e2fsprogs]" */
+    private static String extras(GuestSpec spec) {
+        String modules = spec.modules().isEmpty() ? "" : "modules " + spec.modules();
+        String packages = spec.packages().isEmpty() ? "" : "packages " + spec.packages();
+        return modules.isEmpty() ? packages : packages.isEmpty() ? modules : modules + " and " + packages;
     }
 
     public EthernetSwitch switchNamed(String name) {

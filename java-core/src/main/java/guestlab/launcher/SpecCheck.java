@@ -3,6 +3,7 @@ package guestlab.launcher;
 import guestlab.devices.BlockDevice;
 import guestlab.engine.DeviceSpec;
 import guestlab.engine.GuestSpec;
+import guestlab.image.DebPackage;
 
 import java.util.HashSet;
 import java.util.Map;
@@ -21,6 +22,7 @@ final class SpecCheck {
             "net", Set.of("switch", "mac"),
             "rng", Set.of(DeviceSpec.VHOST_USER));
     static final Set<String> KINDS = new TreeSet<>(OPTIONS.keySet());
+    private static final Pattern MODULE = Pattern.compile("[A-Za-z0-9_-]+");
     private static final Pattern MAC = Pattern.compile("(?i)[0-9a-f]{2}(:[0-9a-f]{2}){5}");
 
     static void validate(GuestSpec spec) {
@@ -43,6 +45,7 @@ final class SpecCheck {
         if (spec.kit() != null && !spec.engine().equals("qemu")) {
             throw new IllegalArgumentException("a kit lock is for qemu guests; a " + spec.engine() + " guest boots no kernel");
         }
+        if (spec.extendsKit()) extras(spec);
         Set<String> names = new HashSet<>();
         for (DeviceSpec d : DeviceSpec.withDefaultNames(spec.devices())) {
             if (!KINDS.contains(d.kind())) {
@@ -53,6 +56,30 @@ final class SpecCheck {
             if (d.options().containsKey(DeviceSpec.VHOST_USER) && !spec.engine().equals("sim")) {
                 throw new IllegalArgumentException(d.kind() + " device " + d.name() + ": vhost-user (a back-end the guest drives "
                         + "as a front-end) is for sim guests; a qemu guest's devices are guestlab's own");
+            }
+        }
+    }
+
+    /** Kernel modules and Debian packages go into the Debian kit's initramfs: a qemu guest booting that kit. */
+    private static void extras(GuestSpec spec) {
+        String what = spec.modules().isEmpty() ? "packages" : spec.packages().isEmpty() ? "modules" : "modules and packages";
+        if (!spec.engine().equals("qemu")) {
+            throw new IllegalArgumentException(what + " are for qemu guests, which boot Debian's kernel; a " + spec.engine()
+                    + " guest has no kernel to load modules into and no userland to add packages to");
+        }
+        if (spec.kernel() != null) {
+            throw new IllegalArgumentException(what + " are added to the Debian kit's initramfs; a guest with its own kernel and "
+                    + "initrd (" + spec.kernel() + ", " + spec.initrd() + ") boots those as they are");
+        }
+        for (String m : spec.modules()) {
+            if (m == null || !MODULE.matcher(m).matches()) {
+                throw new IllegalArgumentException("kernel module names are letters, digits, '_' and '-', not \"" + m + "\"");
+            }
+        }
+        for (String p : spec.packages()) {
+            if (p == null || !DebPackage.NAME.matcher(p).matches()) {
+                throw new IllegalArgumentException("\"" + p + "\" is not a Debian package name (lower-case letters, digits, "
+                        + "'+', '-' and '.', starting with a letter or digit)");
             }
         }
     }

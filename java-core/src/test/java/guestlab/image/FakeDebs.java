@@ -36,7 +36,7 @@ public final class FakeDebs {
                 "kernel/drivers/virtio/virtio_pci.ko", "kernel/drivers/block/virtio_blk.ko",
                 "kernel/drivers/net/virtio_net.ko", "kernel/drivers/char/virtio_console.ko", "").getBytes(StandardCharsets.UTF_8));
         files.put("./lib/modules/" + KVER + "/kernel/drivers/char/hw_random/virtio-rng.ko",
-                "\u007fELF\0license=GPL\0depends=\0name=virtio_rng\0vermagic=6.1.0\0".getBytes(StandardCharsets.UTF_8));
+                ElfModule.of("license=GPL", "depends=", "name=virtio_rng", "vermagic=6.1.0"));
         return deb(dir, KERNEL, KERNEL_VERSION, files);
     }
 
