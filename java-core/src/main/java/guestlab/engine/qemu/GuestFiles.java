@@ -197,7 +197,7 @@ public final class GuestFiles {
      * disk to their place in the file, and the rest, if any, through {@code head -c} for the exact
      * count (a pipe for all of it took three times as long under TCG).
      */
-    private static String appendPiece(String dev, long moved, long n, String partial) {
+    static String appendPiece(String dev, long moved, long n, String partial) {
         long whole = n / MIB, rest = n % MIB;
         String direct = "dd if=/dev/" + dev + " iflag=direct bs=1M";
         String wholes = direct + " of=" + partial + " seek=" + moved / MIB + " count=" + whole + " conv=notrunc 2>&1";
