@@ -32,6 +32,8 @@ import java.util.stream.Stream;
 /**
  * A real Linux guest: QEMU runs its CPU, and its disks, network cards and rng are guestlab's own
  * devices, attached through vhost-user. The console is QEMU's serial port (QEMU has no vhost-user console).
+ * After the spec's devices comes one more disk, the {@link TransferDisk} that {@link #files()}
+ * copies files through; it is not one of {@link #devices()}.
  */
 public final class QemuGuest implements Guest {
     /**

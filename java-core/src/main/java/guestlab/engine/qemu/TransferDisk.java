@@ -17,7 +17,8 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The disk files move through between the host and a QEMU guest ({@link GuestFiles}): a guestlab
- * block device on a sparse file of {@value #CAPACITY} bytes in the guest's run directory, served
+ * block device on a sparse file of {@value #CAPACITY} bytes in a directory of its own in the
+ * guest's run directory (apart from the sockets of the spec's devices, whatever their names), served
  * over vhost-user like any disk and attached after the spec's own devices, so it is the guest's
  * last virtio disk and the names of the user's disks do not move. The guest finds it by its
  * serial, {@value #SERIAL} (the image's file name, which guestlab's block device answers to
@@ -34,6 +35,8 @@ public final class TransferDisk implements AutoCloseable {
     public static final long CAPACITY = 64L << 20;
     /** The name of the disk's vhost-user device, in the back-end's thread names and messages. */
     static final String DEVICE = "files";
+    /** The directory in the run directory that holds the disk's file and socket. */
+    static final String DIRECTORY = "transfer";
 
     private static final int BUFFER = 1 << 20;
 
@@ -50,19 +53,21 @@ public final class TransferDisk implements AutoCloseable {
         this.channel = channel;
     }
 
-    /** Creates the disk's file in {@code runDir} and starts serving it on a socket there. */
+    /** Creates the disk's file in {@code runDir}/{@value #DIRECTORY} and starts serving it on a socket there. */
     static TransferDisk create(String guest, Path runDir) throws IOException {
-        Path area = runDir.resolve(SERIAL);
+        Path dir = Files.createDirectory(runDir.resolve(DIRECTORY));
+        Path area = dir.resolve(SERIAL);
         FileChannel channel = FileChannel.open(area, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE);
         BlockDevice device = null;
         try {
             device = sized(area, channel);
-            VhostUserBackend backend = new VhostUserBackend(guest, DEVICE, device, runDir.resolve(DEVICE + ".sock"), new EventBus(64));
+            VhostUserBackend backend = new VhostUserBackend(guest, DEVICE, device, dir.resolve("disk.sock"), new EventBus(64));
             return new TransferDisk(area, device, backend, channel);
         } catch (IOException | RuntimeException e) {
             if (device != null) device.close();
             channel.close();
             Files.deleteIfExists(area);
+            Files.deleteIfExists(dir);
             throw e;
         }
     }
@@ -143,6 +148,7 @@ public final class TransferDisk implements AutoCloseable {
         try {
             channel.close();
             Files.deleteIfExists(area);
+            Files.deleteIfExists(area.getParent());
         } catch (IOException ignored) {
             // the run directory, and this file with it, is deleted next
         }

@@ -21,12 +21,12 @@ class TransferDiskTest {
 
     @Test
     void itIsAFileInTheRunDirectoryThatHoldsNoDataUntilATransferAndIsGoneAtClose() throws Exception {
-        Path area = runDir.resolve(TransferDisk.SERIAL);
+        Path area = runDir.resolve(TransferDisk.DIRECTORY).resolve(TransferDisk.SERIAL);
         try (TransferDisk disk = TransferDisk.create("g", runDir)) {
             assertEquals(0, Files.size(area), "no block of the host's disk is used before a transfer");
             assertTrue(Files.exists(disk.socket()));
         }
-        assertFalse(Files.exists(area));
+        assertFalse(Files.exists(area.getParent()), "its directory is gone");
     }
 
     @Test
@@ -43,7 +43,7 @@ class TransferDiskTest {
             assertArrayEquals(data, Arrays.copyOf(got, data.length));
             assertArrayEquals(new byte[100], Arrays.copyOfRange(got, data.length, got.length), "past what was filled: zeros, as the guest reads them");
             disk.release();
-            assertEquals(0, Files.size(runDir.resolve(TransferDisk.SERIAL)), "the file is emptied after a transfer");
+            assertEquals(0, Files.size(runDir.resolve(TransferDisk.DIRECTORY).resolve(TransferDisk.SERIAL)), "the file is emptied after a transfer");
             assertArrayEquals(MessageDigest.getInstance("SHA-256").digest(data), in.digest());
         }
     }
