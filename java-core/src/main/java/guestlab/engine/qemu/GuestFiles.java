@@ -118,6 +118,8 @@ public final class GuestFiles {
         } finally {
             try {
                 if (created && !done && console.isOpen()) run("rm -f " + partial, COMMAND_TIME);
+            } catch (IOException e) {
+                // the failure that brought us here is the one to report; the partial file has a name of its own
             } finally {
                 disk.release();
             }
