@@ -118,7 +118,7 @@ public final class GuestFiles {
         } finally {
             try {
                 if (created && !done && console.isOpen()) run("rm -f " + partial, COMMAND_TIME);
-            } catch (IOException e) {
+            } catch (IOException ignored) {
                 // the failure that brought us here is the one to report; the partial file has a name of its own
             } finally {
                 disk.release();
