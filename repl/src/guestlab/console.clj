@@ -1,12 +1,15 @@
 (ns guestlab.console
-  "Script a guest's console: wait for its output, type into it, run commands.
-  A :qemu guest's console is its serial port; a :sim guest's is its virtio console's host end."
+  "Script a guest's console: wait for its output, type into it, run commands, copy files in and
+  out (put!, get!). A :qemu guest's console is its serial port; a :sim guest's is its virtio
+  console's host end."
   (:require [clojure.string :as str]
             [guestlab.check :as check]
-            [guestlab.errors :as err])
+            [guestlab.errors :as err]
+            [guestlab.guest :as g])
   (:import (guestlab.devices BufferConsole BufferConsole$ConsoleTimeoutException)
            (guestlab.engine Guest)
-           (guestlab.engine.qemu QemuGuest SerialConsole$ConsoleException)
+           (guestlab.engine.qemu FileTransferException GuestFiles GuestFiles$Transfer QemuGuest
+                                 SerialConsole$ConsoleException)
            (guestlab.engine.sim SimGuest)
            (java.time Duration)
            (java.util.regex Pattern)))
@@ -102,3 +105,70 @@
   [g & {:keys [device] :or {device :console0}}]
   (check/with-guest [vm "con/output" g]
     (-text vm "con/output" device)))
+
+;; --- files in and out --------------------------------------------------------
+
+(defn- files-of
+  "The file copier of guest vm, which must have a shell: a :qemu guest."
+  ^GuestFiles [fn-name ^Guest vm]
+  (if (instance? QemuGuest vm)
+    (.files ^QemuGuest vm)
+    (err/fail! :engine (str fn-name ": guest " (.name vm) " is a :" (.engine vm) " guest, which has no shell to copy files with;"
+                            " " fn-name " needs a guest with :engine :qemu")
+               {:fn fn-name :guest (.name vm) :engine (.engine vm)})))
+
+(defn- local-path
+  ^java.nio.file.Path [fn-name arg x]
+  (check/arg fn-name arg #(or (and (string? %) (not (str/blank? %))) (instance? java.io.File %) (instance? java.nio.file.Path %))
+             "a host file path (a string, File or Path)" x)
+  (if (instance? java.nio.file.Path x) x (.toPath (java.io.File. (str x)))))
+
+(defn- check-guest-path [fn-name arg x]
+  (check/arg fn-name arg #(and (string? %) (str/starts-with? % "/")) "an absolute path in the guest (a string starting with /)" x))
+
+(defn- progress-lines
+  "A consumer of progress lines for guestlab.guest/*progress* (nil: none)."
+  ^java.util.function.Consumer []
+  (let [say g/*progress*]
+    (reify java.util.function.Consumer
+      (accept [_ line] (when say (say line))))))
+
+(defn- transfer
+  "Runs a transfer of guest vm; a failure becomes a one-line guestlab error (kind :transfer, or
+  :console for a console that stopped answering)."
+  [fn-name ^Guest vm guest-path f]
+  (let [^GuestFiles files (files-of fn-name vm)
+        ^GuestFiles$Transfer t (try (f files)
+                                    (catch FileTransferException e
+                                      (err/fail! :transfer (str fn-name ": " (.getMessage e)) {:fn fn-name :guest (.name vm) :path guest-path} e))
+                                    (catch SerialConsole$ConsoleException e
+                                      (throw (console-failure fn-name vm e)))
+                                    (catch java.io.IOException e
+                                      (err/fail! :transfer (str fn-name ": " guest-path " in guest " (.name vm) ": " e) {:fn fn-name :guest (.name vm) :path guest-path} e)))]
+    {:bytes (.bytes t) :sha256 (.sha256 t) :seconds (/ (.toMillis (.took t)) 1e3)}))
+
+(defn put!
+  "Copies the host file local (a path) to guest-path (absolute) in a :qemu guest, through a
+  transfer disk guestlab gives every :qemu guest (its last virtio disk, serial guestlab-files):
+  any bytes, any size the guest's filesystem has room for. The guest's sha256 of its copy must
+  equal the host's before the copy takes guest-path's name (an existing file there is replaced);
+  if anything fails, the error names the path and nothing is written there. Returns
+  {:bytes n :sha256 hex :seconds s}; a line on guestlab.guest/*progress* says how it went. One
+  transfer per guest at a time: another waits for it."
+  [g local guest-path]
+  (check/with-guest [vm "con/put!" g]
+    (let [from (local-path "con/put!" "local" local)]
+      (check-guest-path "con/put!" "guest-path" guest-path)
+      (transfer "con/put!" vm guest-path #(.put ^GuestFiles % from ^String guest-path (progress-lines))))))
+
+(defn get!
+  "Copies the regular file guest-path (absolute) of a :qemu guest to the host file local, through
+  the guest's transfer disk (see put!). The host's sha256 of the bytes received must equal the
+  guest's of its file before they take local's name (an existing file there is replaced); if
+  anything fails, the error names the path and nothing is written there. Returns
+  {:bytes n :sha256 hex :seconds s}."
+  [g guest-path local]
+  (check/with-guest [vm "con/get!" g]
+    (check-guest-path "con/get!" "guest-path" guest-path)
+    (let [to (local-path "con/get!" "local" local)]
+      (transfer "con/get!" vm guest-path #(.get ^GuestFiles % ^String guest-path to (progress-lines))))))

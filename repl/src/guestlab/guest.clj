@@ -235,8 +235,9 @@
 ;; --- lifecycle ---------------------------------------------------------------
 
 (def ^:dynamic *progress*
-  "What start! does with its progress lines (a :qemu boot takes seconds): a function of one line,
-  or nil for none. By default each line goes to *err* after \"guestlab: \"."
+  "What start! (a :qemu boot takes seconds) and guestlab.console's put! and get! do with their
+  progress lines: a function of one line, or nil for none. By default each line goes to *err*
+  after \"guestlab: \"."
   (fn [line] (binding [*out* *err*] (println "guestlab:" line) (flush))))
 
 (defn- progress

@@ -82,7 +82,9 @@
    'con/expect [[vm #"x" :timeout-ms 10]]
    'con/send-line [[vm "ls"]]
    'con/run [[vm "ls"]]
-   'con/output [[vm]]})
+   'con/output [[vm]]
+   'con/put! [[vm "local.bin" "/root/local.bin"]]
+   'con/get! [[vm "/root/local.bin" "local.bin"]]})
 
 (def ^:private aliases {"rings" 'guestlab.rings "sim" 'guestlab.sim "con" 'guestlab.console})
 
@@ -106,7 +108,7 @@
     (testing "the calls work on the running guest (so the table's arguments are good)"
       (sim/block-write! vm :block0 0 (byte-array 512)) ; block0 q0 has taken a chain now
       (doseq [[f arg-lists] calls
-              :when (not (#{'rings/next-chain 'con/run 'con/expect} f)) ; these wait, or need a shell
+              :when (not (#{'rings/next-chain 'con/run 'con/expect 'con/put! 'con/get!} f)) ; these wait, or need a shell
               args arg-lists]
         (let [r (err-of (with-out-str (apply (fn-of f) args)))]
           (is (not (instance? Throwable r)) (str f " on a running guest: " (when (instance? Throwable r) (ex-message r)))))))

@@ -32,6 +32,8 @@ import java.util.stream.Stream;
 /**
  * A real Linux guest: QEMU runs its CPU, and its disks, network cards and rng are guestlab's own
  * devices, attached through vhost-user. The console is QEMU's serial port (QEMU has no vhost-user console).
+ * After the spec's devices comes one more disk, the {@link TransferDisk} that {@link #files()}
+ * copies files through; it is not one of {@link #devices()}.
  */
 public final class QemuGuest implements Guest {
     /**
@@ -45,14 +47,19 @@ public final class QemuGuest implements Guest {
     private final EventBus events;
     private final Map<String, VhostUserBackend> backends;
     private final QemuProcess qemu;
+    private final TransferDisk transferDisk;
+    private final GuestFiles files;
     private final Path runDir;
     private volatile State state = State.RUNNING;
 
-    private QemuGuest(String name, EventBus events, Map<String, VhostUserBackend> backends, QemuProcess qemu, Path runDir) {
+    private QemuGuest(String name, EventBus events, Map<String, VhostUserBackend> backends, QemuProcess qemu,
+                      TransferDisk transferDisk, Path runDir) {
         this.name = name;
         this.events = events;
         this.backends = backends;
         this.qemu = qemu;
+        this.transferDisk = transferDisk;
+        this.files = new GuestFiles(name, qemu.console(), transferDisk);
         this.runDir = runDir;
     }
 
@@ -87,10 +94,13 @@ public final class QemuGuest implements Guest {
                 String mac = d.kind().equals("net") ? NetDevice.formatMac(Arrays.copyOf(dev.config(), 6)) : null;
                 cmd = cmd.withVhostUserDevice(d.kind(), "vu" + n++, b.socket(), mac);
             }
+            // last, so that the spec's disks keep their names (vda, vdb, ...)
+            TransferDisk transferDisk = rollback.add(TransferDisk.create(spec.name(), runDir));
+            cmd = cmd.withVhostUserDevice("block", "vu" + TransferDisk.DEVICE, transferDisk.socket(), null);
             publish(events, spec.name(), "starting: engine qemu (" + cmd.accelerator() + "), " + spec.memoryBytes() / (1 << 20)
                     + " MiB, kernel " + kit.kernelVersion() + ", devices " + backends.keySet());
             QemuProcess qemu = QemuProcess.start(cmd, QemuProcess.DEFAULT_START_TIMEOUT, consoleSink);
-            QemuGuest g = new QemuGuest(spec.name(), events, backends, qemu, runDir);
+            QemuGuest g = new QemuGuest(spec.name(), events, backends, qemu, transferDisk, runDir);
             g.watchEngine();
             rollback.keep();
             rollback.add(g::stop); // the guest owns QEMU, the back-ends and the run directory
@@ -118,6 +128,11 @@ public final class QemuGuest implements Guest {
     /** The guest's serial console: expect, sendLine, run. */
     public SerialConsole console() {
         return qemu.console();
+    }
+
+    /** Copies files into and out of the guest, through its transfer disk. */
+    public GuestFiles files() {
+        return files;
     }
 
     public QemuProcess qemu() {
@@ -231,6 +246,11 @@ public final class QemuGuest implements Guest {
             } catch (RuntimeException e) {
                 if (failure == null) failure = e;
             }
+        }
+        try {
+            transferDisk.close();
+        } catch (RuntimeException e) {
+            if (failure == null) failure = e;
         }
         deleteRunDir(runDir);
         publish(events, name, "stopped");
