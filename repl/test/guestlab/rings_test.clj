@@ -202,7 +202,9 @@
   (let [vm (g/start! {:name "live" :engine :qemu :memory "256M"
                       :devices [[:console] [:block {:file (disk 64)}] [:net {:switch :live-lan :mac "52:54:00:00:0c:01"}]]})]
     (testing "queues: the block queue and both net queues, with rings in guest memory"
-      (let [qs (rings/queues vm)]
+      ;; QEMU sent the net rings' messages before the guest's init said it was up, but the
+      ;; back-end's session thread may not have read them yet on a busy machine
+      (let [qs (await/until "both net queues to be set up" #(rings/queues vm) #(= 3 (count %)))]
         (is (= [["block0" 0] ["net0" 0] ["net0" 1]] (mapv (juxt :device :queue) qs)))
         (is (every? #(pos? (:size %)) qs))
         (is (pos? (get-in (first qs) [:counters :requests])) "the kernel read the disk's partition table")))
