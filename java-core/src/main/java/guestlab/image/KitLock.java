@@ -55,20 +55,25 @@ public record KitLock(List<Package> packages, String kernelVersion, String kerne
                     name + ": sha256 " + show(sha256) + " is not 64 lower-case hex digits");
         }
 
-        /** The file apt-get download writes: name_version_arch.deb, ':' in the version as "%3a". */
-        public String debFileName() {
-            return name + "_" + version.replace(":", "%3a") + "_" + architecture + ".deb";
+        /** The package this entry pins, without its checksum. */
+        public DebPackage deb() {
+            return new DebPackage(name, version, architecture);
         }
 
-        /** This exact package, as apt-get download takes it: name:arch=version. */
+        /** The file apt-get download writes (see {@link DebPackage#debFileName()}). */
+        public String debFileName() {
+            return deb().debFileName();
+        }
+
+        /** This exact package, as apt-get download takes it (see {@link DebPackage#aptSpec()}). */
         public String aptSpec() {
-            return name + ":" + architecture + "=" + version;
+            return deb().aptSpec();
         }
 
         /** "busybox-static 1:1.35.0-4+deb12u1+b1" */
         @Override
         public String toString() {
-            return name + " " + version;
+            return deb().toString();
         }
     }
 
