@@ -222,12 +222,11 @@
 (defonce ^:private counter (atom 0))
 
 (defn- rootfs-map
-  "A :rootfs map as the Java spec takes it: string keys, the size in bytes."
-  [{:keys [release packages size]}]
-  (cond-> {}
-    release (assoc "release" release)
-    packages (assoc "packages" (vec packages))
-    size (assoc "size" (parse-size size))))
+  "A :rootfs map as the Java spec takes it: string keys (all of them: the launcher names a key it
+  does not know), the size in bytes."
+  [m]
+  (into {} (for [[k v] m]
+             [(name k) (case k :size (parse-size v) :packages (vec v) v)])))
 
 (defn- option-map [opts]
   (into {} (for [[k v] (dissoc opts :name)]

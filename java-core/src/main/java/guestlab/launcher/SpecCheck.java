@@ -64,11 +64,11 @@ final class SpecCheck {
                 throw new IllegalArgumentException(d.kind() + " device " + d.name() + ": vhost-user (a back-end the guest drives "
                         + "as a front-end) is for sim guests; a qemu guest's " + d.kind() + " devices are guestlab's own");
             }
+            if (d.rootDisk()) rootDisk(spec, d, ++rootDisks);
             if (d.options().containsKey(DeviceSpec.EPHEMERAL) && !spec.engine().equals("qemu")) {
                 throw new IllegalArgumentException(d.kind() + " device " + d.name() + ": ephemeral (the guest gets a copy of its "
                         + "disk) is for qemu guests");
             }
-            if (d.rootDisk()) rootDisk(spec, d, ++rootDisks);
         }
     }
 
