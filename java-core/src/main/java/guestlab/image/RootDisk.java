@@ -128,7 +128,7 @@ public final class RootDisk {
     }
 
     /**
-     * The image for {@code request}, from the cache, else built now (a minute or so; progress
+     * The image for {@code request}, from the cache, else built now (half a minute or more; progress
      * lines say what happens). {@code check} is called before a build, to refuse a request that
      * cannot be built (unknown packages) before mmdebstrap starts.
      *
@@ -165,7 +165,7 @@ public final class RootDisk {
 
     private void build(Request r, String contents, Path dir) throws IOException {
         String what = "Debian " + r.release() + " (minbase" + (r.packages().isEmpty() ? "" : " + " + String.join(" ", r.packages())) + ")";
-        progress.accept("building a root disk: " + what + " with mmdebstrap, then mkfs.ext4; a minute or more, once for these packages");
+        progress.accept("building a root disk: " + what + " with mmdebstrap, then mkfs.ext4; half a minute or more, once for these packages");
         long t0 = System.nanoTime();
         Path work = Files.createTempDirectory(cache, "build-");
         try {
