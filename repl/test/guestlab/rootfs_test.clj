@@ -44,7 +44,20 @@
     (is (= (str "invalid guest spec: :package is \"Fio\"; expected a Debian package name like \"e2fsprogs\" (lower-case "
                 "letters, digits, '+', '-' and '.') (at [:devices 0 1 :rootfs :packages 0])")
            (message #(g/start! {:engine :qemu :devices [[:block {:rootfs {:packages ["Fio"]} :ephemeral true}]]})))))
+  (testing "a size too small for any root"
+    (is (= "block device block0: rootfs size must be a whole number of MiB, at least 256 MiB, not 67108864"
+           (message #(g/start! {:engine :qemu :devices [[:block {:rootfs {:size "64M"} :ephemeral true}]]})))))
+  (testing "ephemeral copies are for :qemu guests"
+    (is (= "block device block0: ephemeral (the guest gets a copy of its disk) is for qemu guests"
+           (message #(g/start! {:engine :sim :devices [[:block {:file "/tmp/x.img" :ephemeral true}]]})))))
   (is (= [] (g/guests)) "nothing booted"))
+
+(deftest the-java-spec-carries-the-root-disk
+  (let [spec (g/->java-spec {:engine :qemu :devices [[:block {:file "root.img" :rootfs {:release "bookworm" :packages ["fio"] :size "1G"}}]]})
+        [d] (.devices spec)]
+    (is (.rootDisk d))
+    (is (= {"release" "bookworm" "packages" ["fio"] "size" (* 1024 1024 1024)} (get (.options d) "rootfs")))
+    (is (not (.ephemeral d)))))
 
 (deftest a-package-apt-does-not-know-is-refused-with-the-names-near-it
   (let [host-release (RootDisk/hostRelease)]
