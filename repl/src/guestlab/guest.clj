@@ -56,11 +56,17 @@
 (s/def ::mac (s/and string? #(re-matches #"(?i)([0-9a-f]{2}:){5}[0-9a-f]{2}" %)))
 (s/def ::host #{:buffer :stdio})
 (s/def ::vhost-user ::file)
-;; A disk is an image file, or (in a :sim guest) a vhost-user back-end's socket that the guest
-;; drives as a front-end.
-(s/def ::image-opts (s/keys :req-un [::file] :opt-un [::name ::read-only ::queues]))
+(s/def ::ephemeral boolean?)
+(s/def ::release (s/and string? #(re-matches #"[a-z][a-z0-9-]*" %)))
+(s/def ::size (s/or :bytes pos-int? :text (s/and string? #(re-matches size-re (str/trim %)))))
+(s/def ::rootfs (s/keys :opt-un [::release ::packages ::size]))
+;; A disk is an image file, a Debian root disk guestlab builds (:rootfs, :qemu guests), or a
+;; vhost-user back-end's socket (a :sim guest drives it as a front-end; a :qemu guest's QEMU
+;; connects to it).
+(s/def ::image-opts (s/keys :req-un [::file] :opt-un [::name ::read-only ::queues ::ephemeral ::rootfs]))
+(s/def ::rootfs-opts (s/keys :req-un [::rootfs] :opt-un [::name ::queues ::ephemeral]))
 (s/def ::vhost-user-opts (s/keys :req-un [::vhost-user] :opt-un [::name]))
-(s/def ::block-opts (s/or :image ::image-opts :vhost-user ::vhost-user-opts))
+(s/def ::block-opts (s/or :image ::image-opts :rootfs ::rootfs-opts :vhost-user ::vhost-user-opts))
 (s/def ::net-opts (s/keys :opt-un [::name ::switch ::mac]))
 (s/def ::console-opts (s/keys :opt-un [::name ::host]))
 (s/def ::rng-opts (s/keys :opt-un [::name ::vhost-user]))
@@ -86,7 +92,11 @@
    ::devices "a vector of devices like [[:console] [:block {:file \"disk.img\"}] [:net {:switch :lan}] [:rng]]"
    ::device "a device: [:console], [:block {:file ...}], [:net {:switch ...}] or [:rng]"
    ::file "a file path"
-   ::vhost-user "the socket of a vhost-user back-end (a :sim guest drives it as a front-end)"
+   ::vhost-user "the socket of a vhost-user back-end (a :sim guest drives it, a :qemu guest's QEMU connects to it)"
+   ::ephemeral "true or false (true: the guest gets a copy of the disk, deleted when it stops)"
+   ::rootfs "a Debian root disk like {:release \"bookworm\" :packages [\"fio\"] :size \"1G\"}"
+   ::release "a Debian release name like \"bookworm\""
+   ::size "a size like \"1G\" or a number of bytes"
    ::kernel "a kernel image path (with :initrd)"
    ::initrd "an initramfs path (with :kernel)"
    ::kit "a kit lock file (./guestlab kit lock writes one)"
@@ -211,9 +221,16 @@
 
 (defonce ^:private counter (atom 0))
 
+(defn- rootfs-map
+  "A :rootfs map as the Java spec takes it: string keys (all of them: the launcher names a key it
+  does not know), the size in bytes."
+  [m]
+  (into {} (for [[k v] m]
+             [(name k) (case k :size (parse-size v) :packages (vec v) v)])))
+
 (defn- option-map [opts]
   (into {} (for [[k v] (dissoc opts :name)]
-             [(name k) (cond (keyword? v) (name v) (instance? java.io.File v) (str v) :else v)])))
+             [(name k) (cond (= :rootfs k) (rootfs-map v) (keyword? v) (name v) (instance? java.io.File v) (str v) :else v)])))
 
 (defn ->java-spec
   "The Java GuestSpec for a validated spec map, with defaults filled in."

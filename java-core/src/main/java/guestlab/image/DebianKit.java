@@ -108,10 +108,29 @@ public final class DebianKit {
     public synchronized GuestKit with(List<String> modules, List<String> packages) throws IOException {
         Built b = built();
         if (modules.isEmpty() && packages.isEmpty()) return b.kit();
+        return extended(b).build(modules, packages);
+    }
+
+    /**
+     * The kit whose initramfs boots a Debian root disk ({@link RootDisk}) instead of giving a
+     * shell: with {@code modules} and ext4, which mounts the disk, loaded first.
+     */
+    public synchronized GuestKit withRootDisk(List<String> modules) throws IOException {
+        List<String> all = new ArrayList<>(modules);
+        if (!all.contains("ext4")) all.add("ext4");
+        return extended(built()).build(all, List.of(), true);
+    }
+
+    /** The architecture of the kit's kernel (amd64), which packages for its guests are fetched for. */
+    public synchronized String architecture() throws IOException {
+        return built().manifest().kernelPackage().architecture();
+    }
+
+    private ExtendedInitramfs extended(Built b) {
         KitLock.Package kernel = b.manifest().kernelPackage();
         Path busybox = debs.resolve(b.manifest().busyboxPackage().debFileName());
         return new ExtendedInitramfs(b.kit(), b.dir(), debs.resolve(kernel.debFileName()), busybox, kernel.architecture(), debs,
-                new AptFetcher(), progress).build(modules, packages);
+                new AptFetcher(), progress);
     }
 
     /**
@@ -378,6 +397,11 @@ public final class DebianKit {
      * installed its applets.
      */
     static String initScript(String setup) {
+        return initScript(setup, "echo " + GuestKit.INIT_MARKER + "\nexec setsid cttyhack /bin/sh\n");
+    }
+
+    /** The same /init with {@code boot} (shell lines) in place of the marker and shell at its end. */
+    static String initScript(String setup, String boot) {
         return """
                 #!/bin/sh
                 # guestlab's init: mount the basics, load the virtio modules, say so, give a shell.
@@ -388,9 +412,7 @@ public final class DebianKit {
                 for m in $(cat /etc/guestlab-modules); do
                   insmod /lib/modules/$m || echo "guestlab: insmod $m failed"
                 done
-                echo %s
-                exec setsid cttyhack /bin/sh
-                """.formatted(setup, GuestKit.INIT_MARKER);
+                %s""".formatted(setup, boot);
     }
 
     private static Path single(Path dir, String prefix) throws IOException {

@@ -54,6 +54,33 @@ public final class ExtendedInitramfs {
             export ENV=/etc/guestlab-aliases
             """;
 
+    /** The kernel command line parameter naming the root disk by its virtio serial. */
+    public static final String ROOT_PARAMETER = "guestlab.root";
+
+    /**
+     * The end of /init for a guest that boots a root disk: find the disk whose serial
+     * ({@code /sys/block/vdX/serial}) the kernel command line names, waiting a little for its
+     * driver, mount it as ext4 and switch to it, running its /sbin/guestlab-init as process 1.
+     * Anything missing is said on the console and the guest powers off, so its start fails with
+     * that line.
+     */
+    static final String SWITCH_ROOT = """
+            root=$(sed -n 's/.*%1$s=\\([^ ]*\\).*/\\1/p' /proc/cmdline)
+            dev=
+            for try in $(seq 50); do
+              for b in /sys/block/vd*; do [ "$(cat $b/serial 2>/dev/null)" = "$root" ] && dev=/dev/${b##*/} && break; done
+              [ -n "$dev" ] && break
+              sleep 0.1
+            done
+            fail() { echo "guestlab: cannot boot the root disk: $*"; poweroff -f; }
+            [ -n "$dev" ] || fail "no disk has serial '$root' (%1$s= on the kernel command line)"
+            mkdir -p /newroot
+            mount -t ext4 "$dev" /newroot || fail "mount -t ext4 $dev failed"
+            [ -x /newroot/sbin/guestlab-init ] || fail "$dev has no /sbin/guestlab-init: not a root disk guestlab built"
+            umount /proc /sys /dev
+            exec switch_root /newroot /sbin/guestlab-init
+            """.formatted(ROOT_PARAMETER);
+
     private final GuestKit kit;
     private final Path kitDir;
     private final Path kernelDeb;
@@ -87,6 +114,16 @@ public final class ExtendedInitramfs {
      *     names near it
      */
     public GuestKit build(List<String> modules, List<String> packages) throws IOException {
+        return build(modules, packages, false);
+    }
+
+    /**
+     * As {@link #build(List, List)}; with {@code rootDisk}, the /init does not give a shell but
+     * boots a Debian root disk ({@link #SWITCH_ROOT}): the disk whose serial the kernel command
+     * line names as {@value #ROOT_PARAMETER}, mounted as ext4 (so give the ext4 module) and
+     * switched to, its /sbin/guestlab-init ({@link RootDisk}) printing the init marker.
+     */
+    public GuestKit build(List<String> modules, List<String> packages, boolean rootDisk) throws IOException {
         ModuleSet index = ModuleSet.indexed(kitDir.resolve("modules.index"), kernelDeb, progress);
         List<String> unknown = index.unknown(modules);
         if (!unknown.isEmpty()) {
@@ -100,7 +137,7 @@ public final class ExtendedInitramfs {
         List<String> moduleFiles = index.loadOrder(wanted);
         List<DebPackage> closure = packages.isEmpty() ? List.of() : apt.closure(packages, architecture);
 
-        Path dir = kitDir.resolve("extended").resolve(key(moduleFiles, closure));
+        Path dir = kitDir.resolve("extended").resolve(key(moduleFiles, closure, rootDisk));
         Path initrd = dir.resolve(DebianKit.INITRAMFS);
         if (!Files.isRegularFile(initrd)) {
             fetch(closure);
@@ -109,8 +146,8 @@ public final class ExtendedInitramfs {
                     + count(packages.size(), "Debian package") + " asked for; " + count(moduleFiles.size(), "module") + " and "
                     + count(closure.size(), "package") + " in all, with the virtio modules and what each needs (once for these)");
             Files.createDirectories(dir);
-            assemble(moduleFiles, closure).write(initrd);
-            Files.writeString(dir.resolve("contents.txt"), contents(moduleFiles, closure));
+            assemble(moduleFiles, closure, rootDisk).write(initrd);
+            Files.writeString(dir.resolve("contents.txt"), contents(moduleFiles, closure, rootDisk));
             progress.accept("built " + initrd + " (" + Files.size(initrd) / MIB + " MiB) in "
                     + String.format("%.1f s", (System.nanoTime() - t0) / 1e9));
         }
@@ -131,22 +168,26 @@ public final class ExtendedInitramfs {
     }
 
     /** The directory name for these modules and packages: a hash of what goes in. */
-    private static String key(List<String> moduleFiles, List<DebPackage> closure) {
+    private static String key(List<String> moduleFiles, List<DebPackage> closure, boolean rootDisk) {
         try {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
-            md.update(("extended initramfs format " + FORMAT + "\n" + contents(moduleFiles, closure)).getBytes(StandardCharsets.UTF_8));
+            md.update(("extended initramfs format " + FORMAT + "\n" + contents(moduleFiles, closure, rootDisk)).getBytes(StandardCharsets.UTF_8));
             return HexFormat.of().formatHex(md.digest()).substring(0, 16);
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
     }
 
-    /** What the initramfs holds, one line each: "module PATH" in load order, then "package NAME VERSION ARCH". */
-    private static String contents(List<String> moduleFiles, List<DebPackage> closure) {
+    /**
+     * What the initramfs holds, one line each: "module PATH" in load order, then "package NAME
+     * VERSION ARCH", then "boots a root disk" if its init does.
+     */
+    private static String contents(List<String> moduleFiles, List<DebPackage> closure, boolean rootDisk) {
         StringBuilder s = new StringBuilder();
         for (String m : moduleFiles) s.append("module ").append(m).append('\n');
         for (DebPackage p : closure) s.append("package ").append(p.name()).append(' ').append(p.version()).append(' ')
                 .append(p.architecture()).append('\n');
+        if (rootDisk) s.append("boots a root disk\n");
         return s.toString();
     }
 
@@ -159,7 +200,7 @@ public final class ExtendedInitramfs {
         apt.downloadAll(missing, debs);
     }
 
-    private Initramfs assemble(List<String> moduleFiles, List<DebPackage> closure) throws IOException {
+    private Initramfs assemble(List<String> moduleFiles, List<DebPackage> closure, boolean rootDisk) throws IOException {
         Initramfs img = new Initramfs();
         for (String d : List.of("dev", "proc", "sys", "etc", "root", "mnt")) img.dir(d);
         img.dir("tmp", 01777);
@@ -180,7 +221,8 @@ public final class ExtendedInitramfs {
                 + "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n");
         if (!root.libraryPath().isEmpty()) setup.append("export LD_LIBRARY_PATH=").append(root.libraryPath()).append('\n');
         setup.append(PREFER_PACKAGES);
-        img.file("init", 0755, DebianKit.initScript(setup.toString()).getBytes(StandardCharsets.UTF_8));
+        String init = rootDisk ? DebianKit.initScript(setup.toString(), SWITCH_ROOT) : DebianKit.initScript(setup.toString());
+        img.file("init", 0755, init.getBytes(StandardCharsets.UTF_8));
         return img;
     }
 

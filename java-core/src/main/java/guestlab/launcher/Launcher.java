@@ -10,6 +10,7 @@ import guestlab.image.DebianKit;
 import guestlab.image.ExtendedInitramfs;
 import guestlab.image.GuestKit;
 import guestlab.image.KitLock;
+import guestlab.image.RootDisk;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -37,6 +38,8 @@ public final class Launcher implements AutoCloseable {
     private Accelerator accelerator;
     private final java.util.function.Consumer<String> say = line -> System.err.println("guestlab: " + line);
     private final DebianKit kit = new DebianKit(DebianKit.defaultCache(), say);
+    /** Debian root disks, built into the same cache as the kit. */
+    private final RootDiskSetup rootDisks = new RootDiskSetup(RootDisk.system(DebianKit.defaultCache(), say), say);
     /** The locked kits guests asked for, by lock file and content: each is verified once. */
     private final Map<List<Object>, DebianKit> lockedKits = new ConcurrentHashMap<>();
     /** The kits already named on stderr ("kit: ..."), so each is named once. */
@@ -59,16 +62,12 @@ public final class Launcher implements AutoCloseable {
      */
     private GuestKit kitFor(GuestSpec spec) throws IOException {
         if (spec.kernel() != null) return ownKit(spec);
-        DebianKit k = kit;
-        if (spec.kit() != null) {
-            KitLock lock = KitLock.read(spec.kit());
-            String name = spec.kit().toString();
-            k = lockedKits.computeIfAbsent(List.of(name, lock), key -> DebianKit.locked(DebianKit.defaultCache(), lock, name, say));
-        }
+        DebianKit k = debianKit(spec);
         GuestKit g = k.get();
         if (kitsSaid.add(k)) say.accept(k.summary());
-        if (!spec.extendsKit()) return g;
-        GuestKit extended = k.with(spec.modules(), spec.packages());
+        boolean rootDisk = RootDiskSetup.hasRootDisk(spec);
+        if (!spec.extendsKit() && !rootDisk) return g;
+        GuestKit extended = rootDisk ? k.withRootDisk(spec.modules()) : k.with(spec.modules(), spec.packages());
         long need = ExtendedInitramfs.memoryNeeded(extended.initrd());
         if (spec.memoryBytes() < need) {
             long mib = 1 << 20;
@@ -84,8 +83,17 @@ public final class Launcher implements AutoCloseable {
         return extended;
     }
 
-    /** "modules [ext4] and packages [e2fsprogs]" */
+    /** The Debian kit a guest boots: the one its lock names, else the one apt offers. */
+    private DebianKit debianKit(GuestSpec spec) throws IOException {
+        if (spec.kit() == null) return kit;
+        KitLock lock = KitLock.read(spec.kit());
+        String name = spec.kit().toString();
+        return lockedKits.computeIfAbsent(List.of(name, lock), key -> DebianKit.locked(DebianKit.defaultCache(), lock, name, say));
+    }
+
+    /** "modules [ext4] and packages [e2fsprogs]"; for a guest with a root disk, "modules [...] to boot its root disk" */
     private static String extras(GuestSpec spec) {
+        if (RootDiskSetup.hasRootDisk(spec)) return "modules " + spec.modules() + " and ext4, to boot its root disk";
         String modules = spec.modules().isEmpty() ? "" : "modules " + spec.modules();
         String packages = spec.packages().isEmpty() ? "" : "packages " + spec.packages();
         return modules.isEmpty() ? packages : packages.isEmpty() ? modules : modules + " and " + packages;
@@ -159,10 +167,11 @@ public final class Launcher implements AutoCloseable {
             case "qemu" -> {
                 Accelerator accel = accelerator();
                 GuestKit kit = kitFor(spec);
-                progress.booting(spec.name(), spec.kernel() != null ? kit.kernelVersion() : "Debian " + kit.kernelVersion(),
+                GuestSpec booted = RootDiskSetup.hasRootDisk(spec) ? rootDisks.resolve(spec, debianKit(spec).architecture()) : spec;
+                progress.booting(booted.name(), booted.kernel() != null ? kit.kernelVersion() : "Debian " + kit.kernelVersion(),
                         accel.name().toUpperCase(java.util.Locale.ROOT));
                 long t0 = System.nanoTime();
-                Guest g = QemuGuest.start(spec, kit, accel, BOOT_TIMEOUT, this::switchNamed, null);
+                Guest g = QemuGuest.start(booted, kit, accel, BOOT_TIMEOUT, this::switchNamed, null);
                 progress.up(spec.name(), Duration.ofNanos(System.nanoTime() - t0));
                 yield g;
             }

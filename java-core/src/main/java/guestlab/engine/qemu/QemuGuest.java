@@ -10,7 +10,9 @@ import guestlab.engine.Rollback;
 import guestlab.events.Event;
 import guestlab.events.EventBus;
 import guestlab.events.EventKind;
+import guestlab.image.ExtendedInitramfs;
 import guestlab.image.GuestKit;
+import guestlab.image.ImageCopy;
 import guestlab.memory.GuestMemory;
 import guestlab.vhostuser.VhostUserBackend;
 import guestlab.virtio.DeviceStatus;
@@ -42,6 +44,25 @@ public final class QemuGuest implements Guest {
      * init at 2.0-2.2 s instead of 3.4 s), and a lab guest does not need them.
      */
     static final String GUEST_CMDLINE = "quiet cryptomgr.notests";
+    /** The kernel command line parameter a root disk's init names the host after. */
+    static final String NAME_PARAMETER = "guestlab.name";
+    /** How long stop waits for a root disk guest's sync. */
+    private static final Duration SYNC_TIME = Duration.ofSeconds(20);
+
+    /** The serial guestlab's block device answers for an image: its file name, cut at the 20 bytes virtio-blk gives it. */
+    private static String serial(Path file) {
+        String name = file.getFileName().toString();
+        return name.substring(0, Math.min(20, name.length()));
+    }
+
+    /** A copy of the disk's file in the run directory, under the same name (so the same serial), deleted with it. */
+    private static Path ephemeralCopy(DeviceSpec d, Path runDir) throws IOException {
+        Path from = Path.of(d.options().get("file").toString());
+        if (!Files.isRegularFile(from)) throw new IOException("block device " + d.name() + ": " + from + " is not a file");
+        Path to = runDir.resolve("ephemeral").resolve(d.name()).resolve(from.getFileName());
+        ImageCopy.copy(from, to);
+        return to;
+    }
 
     private final String name;
     private final EventBus events;
@@ -50,10 +71,13 @@ public final class QemuGuest implements Guest {
     private final TransferDisk transferDisk;
     private final GuestFiles files;
     private final Path runDir;
+    /** Whether the guest booted a Debian root disk, whose filesystem is synced before QEMU quits. */
+    private final boolean rootDisk;
     private volatile State state = State.RUNNING;
 
     private QemuGuest(String name, EventBus events, Map<String, VhostUserBackend> backends, QemuProcess qemu,
-                      TransferDisk transferDisk, Path runDir) {
+                      TransferDisk transferDisk, Path runDir, boolean rootDisk) {
+        this.rootDisk = rootDisk;
         this.name = name;
         this.events = events;
         this.backends = backends;
@@ -81,11 +105,18 @@ public final class QemuGuest implements Guest {
                     .withExtraCmdline(GUEST_CMDLINE);
             DeviceFactory factory = new DeviceFactory(switches);
             int n = 0;
+            String rootSerial = null;
             for (DeviceSpec d : DeviceSpec.withDefaultNames(spec.devices())) {
                 if (d.kind().equals("console")) continue; // the serial port
                 if (!QemuCommand.VHOST_USER_KINDS.contains(d.kind())) {
                     throw new IllegalArgumentException("engine qemu has no " + d.kind() + " device");
                 }
+                if (d.options().get(DeviceSpec.VHOST_USER) != null) { // someone else's back-end: QEMU connects to it
+                    cmd = cmd.withVhostUserDevice(d.kind(), "vu" + n++, Path.of(d.options().get(DeviceSpec.VHOST_USER).toString()), null);
+                    continue;
+                }
+                if (d.ephemeral()) d = d.with("file", ephemeralCopy(d, runDir).toString());
+                if (d.rootDisk()) rootSerial = serial(Path.of(d.options().get("file").toString()));
                 VirtioDevice dev = rollback.add(factory.build(d));
                 VhostUserBackend b = rollback.add(new VhostUserBackend(spec.name(), d.name(), dev,
                         runDir.resolve(d.name() + ".sock"), events));
@@ -97,10 +128,14 @@ public final class QemuGuest implements Guest {
             // last, so that the spec's disks keep their names (vda, vdb, ...)
             TransferDisk transferDisk = rollback.add(TransferDisk.create(spec.name(), runDir));
             cmd = cmd.withVhostUserDevice("block", "vu" + TransferDisk.DEVICE, transferDisk.socket(), null);
+            if (rootSerial != null) {
+                cmd = cmd.withExtraCmdline(GUEST_CMDLINE + " " + ExtendedInitramfs.ROOT_PARAMETER + "=" + rootSerial + " " + NAME_PARAMETER
+                        + "=" + spec.name());
+            }
             publish(events, spec.name(), "starting: engine qemu (" + cmd.accelerator() + "), " + spec.memoryBytes() / (1 << 20)
                     + " MiB, kernel " + kit.kernelVersion() + ", devices " + backends.keySet());
             QemuProcess qemu = QemuProcess.start(cmd, QemuProcess.DEFAULT_START_TIMEOUT, consoleSink);
-            QemuGuest g = new QemuGuest(spec.name(), events, backends, qemu, transferDisk, runDir);
+            QemuGuest g = new QemuGuest(spec.name(), events, backends, qemu, transferDisk, runDir, rootSerial != null);
             g.watchEngine();
             rollback.keep();
             rollback.add(g::stop); // the guest owns QEMU, the back-ends and the run directory
@@ -232,7 +267,9 @@ public final class QemuGuest implements Guest {
     @Override
     public synchronized void stop() {
         if (state == State.STOPPED) return;
+        boolean wasUp = state == State.RUNNING && qemu.isAlive();
         state = State.STOPPED;
+        if (rootDisk && wasUp) syncRootDisk();
         RuntimeException failure = null;
         try {
             qemu.close();
@@ -255,6 +292,20 @@ public final class QemuGuest implements Guest {
         deleteRunDir(runDir);
         publish(events, name, "stopped");
         if (failure != null) throw failure;
+    }
+
+    /**
+     * Writes what the guest's root filesystem holds in memory to the disk (sync on its console), so
+     * that what it wrote is in the image when QEMU quits; a console that does not answer in time
+     * (a command still running there) is noted in the events, and the guest stops anyway.
+     */
+    private void syncRootDisk() {
+        try {
+            console().run("sync", SYNC_TIME);
+        } catch (IOException e) {
+            publish(events, name, "stop: the root disk's sync did not finish (" + e.getMessage().lines().findFirst().orElse("")
+                    + "); writes the guest had not synced may be missing from the image");
+        }
     }
 
     private static void publish(EventBus events, String guest, String what) {
