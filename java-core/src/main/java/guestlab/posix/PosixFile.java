@@ -36,11 +36,12 @@ public final class PosixFile implements AutoCloseable {
     private static final MethodHandle FSYNC = Libc.bind("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
 
     /**
-     * Each thread's iovec array and errno state for {@link #transfer}, so that a request costs no
-     * native allocation: owned by the thread, freed by the collector once the thread is gone.
+     * Each thread's iovec array for {@link #transfer} (its errno state is the thread's
+     * {@link CallScratch}), so that a request allocates nothing: owned by the thread, freed by the
+     * collector once the thread is gone.
      */
-    private static final ThreadLocal<MemorySegment> SCRATCH = ThreadLocal.withInitial(
-            () -> Arena.ofAuto().allocate(IOVEC_BYTES * IOV_MAX + Libc.CALL_STATE.byteSize(), 8));
+    private static final ThreadLocal<MemorySegment> IOVECS = ThreadLocal.withInitial(
+            () -> Arena.ofAuto().allocate(IOVEC_BYTES * IOV_MAX, 8));
 
     private final int fd;
     private volatile boolean closed;
@@ -94,8 +95,8 @@ public final class PosixFile implements AutoCloseable {
     /** fsync(2): the file's data and metadata are on stable storage when it returns. */
     public void fsync() {
         checkOpen();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(Libc.CALL_STATE);
+        try {
+            MemorySegment state = CallScratch.mine().state;
             Libc.check((int) FSYNC.invokeExact(state, fd), "fsync", state);
         } catch (Throwable t) {
             throw Libc.rethrow(t);
@@ -127,9 +128,8 @@ public final class PosixFile implements AutoCloseable {
         checkOpen();
         long done = 0;
         try {
-            MemorySegment scratch = SCRATCH.get();
-            MemorySegment iov = scratch.asSlice(0, IOVEC_BYTES * IOV_MAX);
-            MemorySegment state = scratch.asSlice(IOVEC_BYTES * IOV_MAX, Libc.CALL_STATE.byteSize());
+            MemorySegment iov = IOVECS.get();
+            MemorySegment state = CallScratch.mine().state;
             int first = 0;      // the first buffer not yet wholly moved
             long skip = 0;      // bytes of it already moved
             while (first < buffers.size()) {
