@@ -1,6 +1,5 @@
 package guestlab.virtio;
 
-import guestlab.events.Event;
 import guestlab.events.EventBus;
 import guestlab.events.EventKind;
 import guestlab.events.QueueCounters;
@@ -115,8 +114,8 @@ public final class DeviceQueue {
         inFlight++;
         counters.requests.incrementAndGet();
         counters.bytesRead.addAndGet(chain.readableLength());
-        events.publish(new Event(chain.takenNanos(), id.guest(), id.device(), id.index(), EventKind.REQUEST,
-                chain.availIndex(), head, chain.readableLength(), -1, ""));
+        events.publish(chain.takenNanos(), id.guest(), id.device(), id.index(), EventKind.REQUEST,
+                chain.availIndex(), head, chain.readableLength(), -1, "");
         return chain;
     }
 
@@ -162,8 +161,8 @@ public final class DeviceQueue {
         counters.completions.incrementAndGet();
         counters.bytesWritten.addAndGet(written);
         long now = System.nanoTime();
-        events.publish(new Event(now, id.guest(), id.device(), id.index(), EventKind.COMPLETION,
-                usedIdx, chain.head(), written, now - chain.takenNanos(), ""));
+        events.publish(now, id.guest(), id.device(), id.index(), EventKind.COMPLETION,
+                usedIdx, chain.head(), written, now - chain.takenNanos(), "");
     }
 
     /**
