@@ -5,15 +5,15 @@ import guestlab.events.EventKind;
 import guestlab.events.QueueCounters;
 import guestlab.memory.GuestMemory;
 
-import java.util.ArrayList;
-import java.util.List;
-
 /**
  * The device side of a split virtqueue (virtio 1.x section 2.7), over guest memory the guest
  * controls. Everything read from the ring is validated before use: a violation throws
  * {@link RingFault} and leaves the queue broken (every later call throws too). Only the queue's
  * device thread calls {@link #pop()} and {@link #push}; {@link #state()} may be called from
  * anywhere.
+ *
+ * <p>Serving a chain allocates nothing: each head has one {@link DescriptorChain} object, refilled
+ * whenever the driver offers that head, and events are published by their fields.
  */
 public final class DeviceQueue {
     private final GuestMemory mem;
@@ -23,6 +23,9 @@ public final class DeviceQueue {
     private final QueueCounters counters;
     private final boolean eventIdx;
     private final boolean indirect;
+
+    /** The chain object of each head, made when the driver first offers it. */
+    private final DescriptorChain[] chains;
 
     private volatile int lastAvail;     // free-running u16: next avail slot to take
     private volatile int usedIdx;       // free-running u16: next used slot to fill
@@ -46,6 +49,7 @@ public final class DeviceQueue {
             throw fault(RingFault.Reason.RING_OUTSIDE_MEMORY, String.format("ring outside guest memory: desc=0x%x avail=0x%x used=0x%x size=%d",
                     ring.desc(), ring.avail(), ring.used(), ring.size()));
         }
+        this.chains = new DescriptorChain[ring.size()];
         this.usedIdx = mem.readU16(ring.usedIdx());
         this.lastAvail = usedIdx;
         this.signalledUsed = usedIdx;
@@ -148,6 +152,10 @@ public final class DeviceQueue {
     /** Returns a chain to the driver with {@code written} bytes put into its writable buffers. */
     public void push(DescriptorChain chain, int written) throws RingFault {
         checkUsable();
+        int head = chain.head();
+        if (head < 0 || head >= chains.length || chains[head] != chain || !chain.inFlight()) {
+            throw new IllegalArgumentException("the chain from head " + head + " is not one " + id + " has in flight");
+        }
         if (written < 0 || written > chain.writableLength()) {
             throw new IllegalArgumentException("written " + written + " exceeds the chain's writable length");
         }
@@ -157,6 +165,7 @@ public final class DeviceQueue {
         GuestMemory.fence(); // the element before the index (section 2.7.8.2)
         usedIdx = (usedIdx + 1) & 0xffff;
         mem.writeU16(ring.usedIdx(), usedIdx);
+        chain.returned();
         inFlight--;
         counters.completions.incrementAndGet();
         counters.bytesWritten.addAndGet(written);
@@ -224,22 +233,29 @@ public final class DeviceQueue {
         return avail;
     }
 
-    /** Follows a chain from {@code head}, validating every descriptor (section 2.7.5). */
+    /**
+     * Follows a chain from {@code head}, validating every descriptor (section 2.7.5), into the
+     * head's chain object.
+     */
     private DescriptorChain walk(int head, int availIndex) throws RingFault {
         if (head >= ring.size()) {
             throw fault(RingFault.Reason.HEAD_OUT_OF_RANGE, "avail ring slot " + (availIndex % ring.size()) + " names head " + head
                     + ", outside the queue of " + ring.size());
         }
-        List<Buffer> readable = new ArrayList<>(4);
-        List<Buffer> writable = new ArrayList<>(4);
+        DescriptorChain chain = chains[head];
+        if (chain == null) {
+            chain = chains[head] = new DescriptorChain();
+        } else if (chain.inFlight()) {
+            throw fault(RingFault.Reason.HEAD_IN_FLIGHT, "avail ring slot " + (availIndex % ring.size()) + " names head " + head
+                    + ", whose chain the device has not returned yet (section 2.7.13: a driver offers free descriptors)");
+        }
+        chain.take(head, availIndex);
         try {
-            DescriptorWalk.walk(mem, ring, head, indirect, (index, addr, len, flags, next, inTable) -> {
-                if ((flags & VringLayout.DESC_F_INDIRECT) != 0) return; // its table's entries follow
-                ((flags & VringLayout.DESC_F_WRITE) != 0 ? writable : readable).add(new Buffer(addr, (int) len));
-            });
+            DescriptorWalk.walk(mem, ring, head, indirect, chain.collect);
         } catch (DescriptorWalk.BadChain e) {
             throw fault(e.reason, e.getMessage());
         }
-        return new DescriptorChain(head, availIndex, List.copyOf(readable), List.copyOf(writable), System.nanoTime());
+        chain.taken(System.nanoTime());
+        return chain;
     }
 }

@@ -1,14 +1,13 @@
 package guestlab.virtio.block;
 
 import guestlab.memory.GuestMemory;
-import guestlab.virtio.Buffer;
 import guestlab.virtio.BufferRange;
+import guestlab.virtio.Buffers;
 import guestlab.virtio.DescriptorChain;
 import guestlab.virtio.RingFault;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.List;
 
 import static guestlab.virtio.block.BlockSpec.*;
 
@@ -25,25 +24,25 @@ public sealed interface BlockRequest {
     long statusAddr();
 
     /** VIRTIO_BLK_T_IN: fill the data, which is whole sectors, from {@code sector} on. */
-    record Read(GuestMemory memory, List<Buffer> buffers, long offset, long length, long sector, long statusAddr)
+    record Read(GuestMemory memory, Buffers buffers, long offset, long length, long sector, long statusAddr)
             implements BlockRequest, BufferRange {}
 
     /** VIRTIO_BLK_T_OUT: store the data, which is whole sectors, from {@code sector} on. */
-    record Write(GuestMemory memory, List<Buffer> buffers, long offset, long length, long sector, long statusAddr)
+    record Write(GuestMemory memory, Buffers buffers, long offset, long length, long sector, long statusAddr)
             implements BlockRequest, BufferRange {}
 
     /** VIRTIO_BLK_T_FLUSH: what was written is on stable storage before this completes. */
     record Flush(long statusAddr) implements BlockRequest {}
 
     /** VIRTIO_BLK_T_GET_ID: up to {@value BlockSpec#ID_BYTES} bytes of serial into the data. */
-    record GetId(GuestMemory memory, List<Buffer> buffers, long offset, long length, long statusAddr)
+    record GetId(GuestMemory memory, Buffers buffers, long offset, long length, long statusAddr)
             implements BlockRequest, BufferRange {}
 
     /**
      * VIRTIO_BLK_T_DISCARD: the data is {@link #segmentCount()} segments of
      * {@value BlockSpec#DISCARD_SEGMENT_SIZE} bytes.
      */
-    record Discard(GuestMemory memory, List<Buffer> buffers, long offset, long length, long statusAddr)
+    record Discard(GuestMemory memory, Buffers buffers, long offset, long length, long statusAddr)
             implements BlockRequest, BufferRange {
 
         public long segmentCount() {
@@ -77,27 +76,26 @@ public sealed interface BlockRequest {
      * {@link RingFault.Reason#MALFORMED_REQUEST}.
      */
     static BlockRequest parse(GuestMemory mem, DescriptorChain chain) throws RingFault {
-        List<Buffer> out = chain.readable();
-        List<Buffer> in = chain.writable();
-        long readable = BufferRange.lengthOf(out);
+        Buffers out = chain.readable();
+        Buffers in = chain.writable();
+        long readable = out.length();
         if (readable < HEADER_SIZE) {
             throw new RingFault(RingFault.Reason.MALFORMED_REQUEST,
                     "block request without a 16-byte header (head " + chain.head() + ")");
         }
-        if (in.isEmpty() || in.getLast().len() == 0) {
+        int last = in.count() - 1;
+        if (last < 0 || in.len(last) == 0) {
             throw new RingFault(RingFault.Reason.MALFORMED_REQUEST,
                     "block request without a status byte (head " + chain.head() + ")");
         }
-        Buffer last = in.getLast();
-        long status = last.addr() + last.len() - 1;
-        long dataIn = BufferRange.lengthOf(in) - 1;
+        long status = in.addr(last) + in.len(last) - 1;
+        long dataIn = in.length() - 1;
         long dataOut = readable - HEADER_SIZE;
-        Buffer first = out.getFirst();
         int type;
         long sector;
-        if (first.len() >= HEADER_SIZE) {
-            type = (int) mem.readU32(first.addr());
-            sector = mem.readU64(first.addr() + 8);
+        if (out.len(0) >= HEADER_SIZE) {
+            type = (int) mem.readU32(out.addr(0));
+            sector = mem.readU64(out.addr(0) + 8);
         } else { // the header spread over descriptors
             ByteBuffer h = ByteBuffer.wrap(chain.readBytes(mem, 0, HEADER_SIZE)).order(ByteOrder.LITTLE_ENDIAN);
             type = h.getInt(0);

@@ -61,12 +61,12 @@ class BlockRequestTest {
     @Test
     void aReadIsItsSectorTheWritableDataAndTheStatusByteAfterIt() throws RingFault {
         Buffer a = room(512), b = room(1024), status = room(1);
-        List<Buffer> writable = List.of(a, b, status);
-        var r = assertInstanceOf(BlockRequest.Read.class, parse(List.of(put(header(T_IN, 42))), writable));
+        DescriptorChain chain = new DescriptorChain(3, 0, List.of(put(header(T_IN, 42))), List.of(a, b, status), 0);
+        var r = assertInstanceOf(BlockRequest.Read.class, BlockRequest.parse(mem, chain));
         assertEquals(42, r.sector());
         assertEquals(1536, r.length());
         assertEquals(0, r.offset());
-        assertSame(writable, r.buffers(), "a view of the chain's list, not a copy");
+        assertSame(chain.writable(), r.buffers(), "the chain's own buffers, not a copy");
         assertEquals(status.addr(), r.statusAddr());
         assertEquals(List.of(512L, 1024L), r.slices().stream().map(MemorySegment::byteSize).toList());
     }
