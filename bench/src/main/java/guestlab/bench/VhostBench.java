@@ -6,10 +6,10 @@ import guestlab.engine.sim.SimBlockDriver;
 import guestlab.engine.sim.SimGuest;
 import guestlab.launcher.Launcher;
 import guestlab.memory.MemfdMemory;
+import guestlab.posix.IoVector;
 import guestlab.posix.PosixFile;
 
 import java.io.RandomAccessFile;
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -153,12 +153,13 @@ public final class VhostBench {
     /** The same 4 KiB random reads, preadv straight from the image into a buffer: no virtio at all. */
     private static double directReads(Path image) {
         try (MemfdMemory mem = MemfdMemory.allocate("direct", 1 << 20); PosixFile f = PosixFile.open(image, true)) {
-            MemorySegment buf = mem.slice(0, 4096);
+            IoVector buf = new IoVector();
+            mem.gather(buf, 0, 4096);
             Random rnd = new Random(7);
             long sectors = IMAGE_BYTES / 512;
             int n = RANDOM_OPS * 4;
             long t0 = System.nanoTime();
-            for (int i = 0; i < n; i++) f.readFully(List.of(buf), rnd.nextLong(sectors / 8) * 8 * 512);
+            for (int i = 0; i < n; i++) f.readFully(buf, rnd.nextLong(sectors / 8) * 8 * 512);
             return n / ((System.nanoTime() - t0) / 1e9);
         }
     }

@@ -1,11 +1,10 @@
 package guestlab.virtio;
 
 import guestlab.memory.GuestMemory;
+import guestlab.posix.IoVector;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * A request's data in guest memory: {@link #length()} bytes of {@link #buffers()} (one side of a
@@ -35,11 +34,9 @@ public interface BufferRange {
         BufferWalk.each(buffers(), offset() + at, n, (addr, done, len) -> memory().write(addr, src, off + (int) done, (int) len));
     }
 
-    /** The range as slices of guest memory, in order, for scatter-gather I/O. */
-    default List<MemorySegment> slices() {
-        List<MemorySegment> out = new ArrayList<>(buffers().count());
-        BufferWalk.each(buffers(), offset(), length(), (addr, done, len) -> out.add(memory().slice(addr, len)));
-        return out;
+    /** Adds the range to {@code into} as pieces of guest memory, in order, for one scatter-gather transfer. */
+    default void gather(IoVector into) {
+        BufferWalk.gather(memory(), buffers(), offset(), length(), into);
     }
 
     private void checkInside(long at, int n) {
