@@ -9,8 +9,8 @@ import guestlab.memory.GuestMemory;
  * The device side of a split virtqueue (virtio 1.x section 2.7), over guest memory the guest
  * controls. Everything read from the ring is validated before use: a violation throws
  * {@link RingFault} and leaves the queue broken (every later call throws too). Only the queue's
- * device thread calls {@link #pop()} and {@link #push}; {@link #state()} may be called from
- * anywhere.
+ * device thread calls {@link #pop()}, {@link #push} and {@link #serveAll}; {@link #state()} may be
+ * called from anywhere.
  *
  * <p>Serving a chain allocates nothing: each head has one {@link DescriptorChain} object, refilled
  * whenever the driver offers that head, and events are published by their fields.
@@ -28,7 +28,8 @@ public final class DeviceQueue {
     private final DescriptorChain[] chains;
 
     private volatile int lastAvail;     // free-running u16: next avail slot to take
-    private volatile int usedIdx;       // free-running u16: next used slot to fill
+    private volatile int usedIdx;       // free-running u16: used.idx as published to the driver
+    private int nextUsed;               // free-running u16: next used slot to fill; usedIdx outside serveAll
     private volatile int inFlight;
     private int signalledUsed;          // used idx when we last decided about an interrupt
     private RingFault.Reason brokenBy;  // written before broken, read after it
@@ -51,6 +52,7 @@ public final class DeviceQueue {
         }
         this.chains = new DescriptorChain[ring.size()];
         this.usedIdx = mem.readU16(ring.usedIdx());
+        this.nextUsed = usedIdx;
         this.lastAvail = usedIdx;
         this.signalledUsed = usedIdx;
     }
@@ -130,21 +132,30 @@ public final class DeviceQueue {
     }
 
     /**
-     * Pops and serves every available chain, pushing each back; returns how many it served. A
-     * chain the server finds malformed breaks the queue as a malformed ring does.
+     * Pops and serves every available chain, returning each; returns how many it served. The used
+     * elements are written as each chain is served and used.idx once for them all (sections 2.7.8,
+     * 2.7.14: the driver takes whatever the index shows), so the driver sees a batch at once and
+     * the caller decides about one interrupt for it ({@link #needsInterrupt()}). A chain the
+     * server finds malformed breaks the queue as a malformed ring does; the chains served before
+     * it are returned.
      */
     public int serveAll(Server server) throws RingFault {
         int n = 0;
-        DescriptorChain chain;
-        while ((chain = pop()) != null) {
-            int written;
-            try {
-                written = server.serve(chain);
-            } catch (RingFault f) {
-                throw fault(f.reason(), f.getMessage());
+        try {
+            DescriptorChain chain;
+            while ((chain = pop()) != null) {
+                int written;
+                try {
+                    written = server.serve(chain);
+                } catch (RingFault f) {
+                    throw fault(f.reason(), f.getMessage());
+                }
+                checkWritten(chain, written);
+                complete(chain, written);
+                n++;
             }
-            push(chain, written);
-            n++;
+        } finally {
+            publishUsed();
         }
         return n;
     }
@@ -156,22 +167,40 @@ public final class DeviceQueue {
         if (head < 0 || head >= chains.length || chains[head] != chain || !chain.inFlight()) {
             throw new IllegalArgumentException("the chain from head " + head + " is not one " + id + " has in flight");
         }
+        checkWritten(chain, written);
+        complete(chain, written);
+        publishUsed();
+    }
+
+    private static void checkWritten(DescriptorChain chain, int written) {
         if (written < 0 || written > chain.writableLength()) {
             throw new IllegalArgumentException("written " + written + " exceeds the chain's writable length");
         }
-        long elem = ring.usedElement(usedIdx);
+    }
+
+    /** Writes the chain's used element; the driver sees it at the next {@link #publishUsed()}. */
+    private void complete(DescriptorChain chain, int written) {
+        long elem = ring.usedElement(nextUsed);
         mem.writeU32(elem + VringLayout.USED_ELEM_ID, chain.head());
         mem.writeU32(elem + VringLayout.USED_ELEM_LEN, written);
-        GuestMemory.fence(); // the element before the index (section 2.7.8.2)
-        usedIdx = (usedIdx + 1) & 0xffff;
-        mem.writeU16(ring.usedIdx(), usedIdx);
+        nextUsed = (nextUsed + 1) & 0xffff;
         chain.returned();
         inFlight--;
         counters.completions.incrementAndGet();
         counters.bytesWritten.addAndGet(written);
         long now = System.nanoTime();
         events.publish(now, id.guest(), id.device(), id.index(), EventKind.COMPLETION,
-                usedIdx, chain.head(), written, now - chain.takenNanos(), "");
+                nextUsed, chain.head(), written, now - chain.takenNanos(), "");
+        // A ring's worth not yet shown: show it before the next element overwrites the oldest.
+        if (((nextUsed - usedIdx) & 0xffff) == ring.size()) publishUsed();
+    }
+
+    /** Publishes used.idx for the elements written since the last time. */
+    private void publishUsed() {
+        if (nextUsed == usedIdx) return;
+        GuestMemory.fence(); // the elements before the index (section 2.7.8)
+        usedIdx = nextUsed;
+        mem.writeU16(ring.usedIdx(), usedIdx);
     }
 
     /**

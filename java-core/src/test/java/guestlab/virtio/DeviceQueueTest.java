@@ -224,6 +224,43 @@ class DeviceQueueTest {
     }
 
     @Test
+    void serveAllShowsTheDriverItsBatchAtOnce() throws RingFault {
+        VringLayout ring = VringLayout.contiguous(8, 0, 4096);
+        long f = Features.bit(Features.RING_EVENT_IDX);
+        DriverQueue drv = new DriverQueue(mem, ring, f);
+        DeviceQueue dev = device(ring, f);
+        for (int i = 0; i < 3; i++) drv.add(List.of(), List.of(new Buffer(IN + 8L * i, 8)));
+        List<Integer> seen = new java.util.ArrayList<>();
+        assertEquals(3, dev.serveAll(chain -> {
+            seen.add(mem.readU16(ring.usedIdx()));
+            return 8;
+        }));
+        assertEquals(List.of(0, 0, 0), seen, "used.idx stays while the batch is served");
+        assertEquals(3, mem.readU16(ring.usedIdx()));
+        assertTrue(dev.needsInterrupt(), "one interrupt for the batch");
+        for (int i = 0; i < 3; i++) assertEquals(8, drv.pollUsed().len());
+    }
+
+    @Test
+    void aBatchLongerThanTheRingIsShownBeforeItsFirstElementIsWrittenOver() throws RingFault {
+        VringLayout ring = VringLayout.contiguous(4, 0, 4096);
+        RawRing raw = new RawRing(mem, ring);
+        DeviceQueue dev = device(ring, 0);
+        for (int h = 0; h < 4; h++) raw.desc(h, IN + 8L * h, 8, RawRing.WRITE, 0).offer(h);
+        List<Integer> seen = new java.util.ArrayList<>();
+        int[] served = {0};
+        assertEquals(6, dev.serveAll(chain -> {
+            seen.add(mem.readU16(ring.usedIdx()));
+            // the driver offers the heads already served again while the device works
+            if (served[0] == 1 || served[0] == 2) raw.offer(served[0] - 1);
+            served[0]++;
+            return 8;
+        }));
+        assertEquals(List.of(0, 0, 0, 0, 4, 4), seen, "a ring's worth shown before the fifth element takes the first's slot");
+        assertEquals(6, mem.readU16(ring.usedIdx()));
+    }
+
+    @Test
     void aFullRingOfferedAcrossTheWrapComesBackInOrder() throws RingFault {
         VringLayout ring = VringLayout.contiguous(8, 0, 4096);
         RawRing raw = new RawRing(mem, ring);
