@@ -3,6 +3,7 @@ package guestlab.bench;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
 /** A vhost-user-blk back-end as a process of its own, serving an image on a unix socket. */
@@ -15,11 +16,23 @@ final class BackEndProcess {
                 "--export", "type=vhost-user-blk,id=exp0,node-name=file0,writable=on,addr.type=unix,addr.path=" + socket), socket, log);
     }
 
-    /** guestlab's back-end, as {@code ./guestlab vhost-user block} runs it, on this JVM's class path. */
+    /**
+     * guestlab's back-end, as {@code ./guestlab vhost-user block} runs it, on this JVM's class path.
+     * With {@code GUESTLAB_BENCH_JFR=DIR} set, JFR records it (profile settings, each thread's
+     * allocations every second) into {@code DIR/guestlab-MILLIS.jfr}.
+     */
     static Process guestlab(Path image, Path socket, Path log) throws IOException, InterruptedException {
         String java = ProcessHandle.current().info().command().orElse("java");
-        return start(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                "guestlab.launcher.VhostUserServer", "block", socket.toString(), image.toString()), socket, log);
+        List<String> argv = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED"));
+        String jfr = System.getenv("GUESTLAB_BENCH_JFR");
+        if (jfr != null && !jfr.isEmpty()) {
+            Path dir = Files.createDirectories(Path.of(jfr));
+            argv.add("-XX:StartFlightRecording=settings=profile,dumponexit=true,jdk.ThreadAllocationStatistics#period=1s,filename="
+                    + dir.resolve("guestlab-" + System.currentTimeMillis() + ".jfr"));
+        }
+        argv.addAll(List.of("-cp", System.getProperty("java.class.path"),
+                "guestlab.launcher.VhostUserServer", "block", socket.toString(), image.toString()));
+        return start(argv, socket, log);
     }
 
     /**
