@@ -3,6 +3,7 @@ package guestlab.bench;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 
@@ -20,12 +21,23 @@ final class BackEndProcess {
                         + ",addr.type=unix,addr.path=" + socket), socket, log);
     }
 
-    /** guestlab's back-end, as {@code ./guestlab vhost-user block} runs it, on this JVM's class path. */
+    /**
+     * guestlab's back-end, as {@code ./guestlab vhost-user block} runs it, on this JVM's class path.
+     * With {@code GUESTLAB_BENCH_JFR=DIR} set, JFR records it (profile settings, each thread's
+     * allocations every second) into {@code DIR/guestlab-MILLIS.jfr}.
+     */
     static Process guestlab(Path image, Path socket, int queues, Path log) throws IOException, InterruptedException {
         String java = ProcessHandle.current().info().command().orElse("java");
-        return start(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                "guestlab.launcher.VhostUserServer", "block", socket.toString(), image.toString(), "--queues", String.valueOf(queues)),
-                socket, log);
+        List<String> argv = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED"));
+        String jfr = System.getenv("GUESTLAB_BENCH_JFR");
+        if (jfr != null && !jfr.isEmpty()) {
+            Path dir = Files.createDirectories(Path.of(jfr));
+            argv.add("-XX:StartFlightRecording=settings=profile,dumponexit=true,jdk.ThreadAllocationStatistics#period=1s,filename="
+                    + dir.resolve("guestlab-" + System.currentTimeMillis() + ".jfr"));
+        }
+        argv.addAll(List.of("-cp", System.getProperty("java.class.path"),
+                "guestlab.launcher.VhostUserServer", "block", socket.toString(), image.toString(), "--queues", String.valueOf(queues)));
+        return start(argv, socket, log);
     }
 
     /**

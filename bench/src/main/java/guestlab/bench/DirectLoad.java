@@ -1,5 +1,6 @@
 package guestlab.bench;
 
+import guestlab.posix.IoVector;
 import guestlab.posix.PosixFile;
 
 import java.lang.foreign.Arena;
@@ -58,7 +59,8 @@ final class DirectLoad implements AutoCloseable {
             byte[] noise = new byte[bytes];
             new SplittableRandom(3).nextBytes(noise);
             MemorySegment.copy(MemorySegment.ofArray(noise), 0, buffer, 0, bytes);
-            List<MemorySegment> buffers = List.of(buffer);
+            IoVector buffers = new IoVector();
+            buffers.add(buffer, 0, bytes);
             SplittableRandom rnd = new SplittableRandom(17 + thread);
             long blocks = size / bytes, next = 0;
             long[] latencies = new long[requests];

@@ -3,6 +3,7 @@ package guestlab.devices;
 import guestlab.memory.GuestMemory;
 import guestlab.virtio.DescriptorChain;
 import guestlab.virtio.DeviceContext;
+import guestlab.virtio.DeviceQueue;
 import guestlab.virtio.DeviceType;
 import guestlab.virtio.Features;
 import guestlab.virtio.RingFault;
@@ -27,7 +28,8 @@ import static guestlab.virtio.block.BlockSpec.*;
  * failure the guest can see is a status byte.
  *
  * <p>With more than one queue (VIRTIO_BLK_F_MQ, 5.2.3) each queue has its own device thread, as
- * each has its own kick; they share the image, whose reads and writes are positional.
+ * each has its own kick; they share the image, whose reads and writes are positional. Each queue
+ * parses into request objects of its own, so serving a request allocates nothing.
  *
  * <p>An image whose size is not a multiple of 512 is treated as QEMU treats a raw image: the
  * capacity is rounded up to whole sectors, the bytes of the last sector past the end of the
@@ -43,6 +45,7 @@ public final class BlockDevice implements VirtioDevice {
     private final boolean readOnly;
     private final long capacity;
     private final int queues;
+    private final QueueServer[] servers;
     private volatile BlockHandler handler;
     private volatile DeviceContext ctx;
 
@@ -52,6 +55,8 @@ public final class BlockDevice implements VirtioDevice {
         this.readOnly = readOnly;
         this.queues = queues;
         this.capacity = (size + SECTOR - 1) / SECTOR;
+        this.servers = new QueueServer[queues];
+        for (int q = 0; q < queues; q++) servers[q] = new QueueServer();
         this.handler = new ImageBlockHandler(image, file, readOnly, capacity, this::warn);
     }
 
@@ -143,16 +148,25 @@ public final class BlockDevice implements VirtioDevice {
     public void handle(int index) throws RingFault {
         DeviceContext c = ctx;
         if (c == null) return;
-        c.queue(index).serveAll(chain -> serve(c.memory(), chain));
+        QueueServer server = servers[index];
+        server.mem = c.memory();
+        c.queue(index).serveAll(server);
         c.used(index);
     }
 
-    /** Serves one request (5.2.6); returns the bytes written into the chain, status byte included. */
-    private int serve(GuestMemory mem, DescriptorChain chain) throws RingFault {
-        BlockRequest request = BlockRequest.parse(mem, chain);
-        BlockCompletion done = handler.handle(request);
-        mem.writeU8(request.statusAddr(), done.status());
-        return done.dataWritten() + 1;
+    /** How one queue serves its requests; used by that queue's device thread only. */
+    private final class QueueServer implements DeviceQueue.Server {
+        private final BlockRequest.Parser parser = new BlockRequest.Parser();
+        private GuestMemory mem;
+
+        /** Serves one request (5.2.6); returns the bytes written into the chain, status byte included. */
+        @Override
+        public int serve(DescriptorChain chain) throws RingFault {
+            BlockRequest request = parser.parse(mem, chain);
+            BlockCompletion done = handler.handle(request);
+            mem.writeU8(request.statusAddr(), done.status());
+            return done.dataWritten() + 1;
+        }
     }
 
     /** A host failure the user should see; the guest sees only the status byte. */

@@ -1,6 +1,6 @@
 package guestlab.devices;
 
-import guestlab.virtio.Buffer;
+import guestlab.virtio.Buffers;
 import guestlab.virtio.DescriptorChain;
 import guestlab.virtio.DeviceContext;
 import guestlab.virtio.DeviceQueue;
@@ -130,10 +130,11 @@ public final class ConsoleDevice implements VirtioDevice, Injectable {
 
     /** The device's own handler: the bytes go to the host end. */
     private int output(ConsoleOutput out) {
-        for (Buffer b : out.buffers()) {
+        Buffers b = out.buffers();
+        for (int i = 0; i < b.count(); i++) {
             // In pieces: a guest may offer gigabytes in one chain.
-            for (int off = 0; off < b.len(); off += CHUNK) {
-                host.fromGuest(out.memory().read(b.addr() + off, Math.min(CHUNK, b.len() - off)));
+            for (int off = 0; off < b.len(i); off += CHUNK) {
+                host.fromGuest(out.memory().read(b.addr(i) + off, Math.min(CHUNK, b.len(i) - off)));
             }
         }
         return 0;

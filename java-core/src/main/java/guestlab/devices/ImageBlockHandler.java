@@ -1,5 +1,7 @@
 package guestlab.devices;
 
+import guestlab.posix.IoVector;
+import guestlab.virtio.BufferRange;
 import guestlab.virtio.block.BlockCompletion;
 import guestlab.virtio.block.BlockRequest;
 import guestlab.virtio.block.BlockRequest.Discard;
@@ -11,11 +13,9 @@ import guestlab.virtio.block.BlockRequest.Unsupported;
 import guestlab.virtio.block.BlockRequest.Write;
 
 import java.io.IOException;
-import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.List;
 import java.util.function.Consumer;
 
 import static guestlab.virtio.block.BlockSpec.*;
@@ -27,6 +27,9 @@ import static guestlab.virtio.block.BlockSpec.*;
  * reported); UNSUPP for what the device does not offer.
  */
 final class ImageBlockHandler implements BlockHandler {
+    /** Each device thread's scatter-gather list, refilled per request. */
+    private static final ThreadLocal<IoVector> PIECES = ThreadLocal.withInitial(IoVector::new);
+
     private final Path image;
     private final ImageFile file;
     private final boolean readOnly;
@@ -51,9 +54,9 @@ final class ImageBlockHandler implements BlockHandler {
     public BlockCompletion handle(BlockRequest request) {
         return switch (request) {
             case Read r -> !inRange(r.sector(), r.length()) ? BlockCompletion.IOERR
-                    : transfer(r.slices(), r.sector(), false) ? BlockCompletion.ok((int) r.length()) : BlockCompletion.IOERR;
+                    : transfer(r, r.sector(), false) ? BlockCompletion.ok((int) r.length()) : BlockCompletion.IOERR;
             case Write w -> readOnly || !inRange(w.sector(), w.length()) ? BlockCompletion.IOERR
-                    : transfer(w.slices(), w.sector(), true) ? BlockCompletion.OK : BlockCompletion.IOERR;
+                    : transfer(w, w.sector(), true) ? BlockCompletion.OK : BlockCompletion.IOERR;
             case Flush f -> flush();
             case GetId g -> {
                 int n = (int) Math.min(g.length(), ID_BYTES);
@@ -72,14 +75,17 @@ final class ImageBlockHandler implements BlockHandler {
     }
 
     /**
-     * Moves data between the file at {@code sector} and guest memory, which bounds-checked the
-     * slices (see {@link ImageFile} for how). Returns false on a host error, which is reported.
+     * Moves {@code data} between the file at {@code sector} and guest memory, which bounds-checks
+     * its pieces (see {@link ImageFile} for how). Returns false on a host error, which is reported.
      */
-    private boolean transfer(List<MemorySegment> slices, long sector, boolean write) {
+    private boolean transfer(BufferRange data, long sector, boolean write) {
         long pos = sector * SECTOR;
+        IoVector pieces = PIECES.get();
+        pieces.clear();
+        data.gather(pieces);
         try {
-            if (write) file.write(slices, pos);
-            else file.read(slices, pos);
+            if (write) file.write(pieces, pos);
+            else file.read(pieces, pos);
             return true;
         } catch (IOException e) {
             warn.accept((write ? "write" : "read") + " of " + image + " at byte " + pos + " failed: " + e.getMessage());

@@ -1,19 +1,19 @@
 package guestlab.devices;
 
+import guestlab.posix.IoVector;
 import guestlab.posix.PosixException;
 import guestlab.posix.PosixFile;
 
 import java.io.IOException;
-import java.lang.foreign.MemorySegment;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.List;
 
 /**
  * A raw disk image on the host, moving data straight between the file and guest memory with
  * positional preadv/pwritev, their iovecs pointing into guest RAM: one call per read, one per
  * {@value #WRITE_PIECE}-byte stretch of the file for writes. A host failure is an
- * {@link IOException} naming the call and errno.
+ * {@link IOException} naming the call and errno. Nothing here allocates on success: it runs once
+ * per block request.
  */
 final class ImageFile implements AutoCloseable {
     /**
@@ -44,36 +44,40 @@ final class ImageFile implements AutoCloseable {
     }
 
     long size() throws IOException {
-        return host(file::size);
-    }
-
-    /** Fills {@code buffers} from byte {@code pos}; what lies past the end of the file reads as zeros. */
-    void read(List<MemorySegment> buffers, long pos) throws IOException {
-        long n = host(() -> file.readFully(buffers, pos));
-        for (MemorySegment b : buffers) {
-            if (n >= b.byteSize()) {
-                n -= b.byteSize();
-            } else {
-                b.asSlice(n).fill((byte) 0);
-                n = 0;
-            }
+        try {
+            return file.size();
+        } catch (PosixException e) {
+            throw failed(e);
         }
     }
 
+    /** Fills {@code buffers} from byte {@code pos}; what lies past the end of the file reads as zeros. */
+    void read(IoVector buffers, long pos) throws IOException {
+        long n;
+        try {
+            n = file.readFully(buffers, pos);
+        } catch (PosixException e) {
+            throw failed(e);
+        }
+        if (n < buffers.length()) buffers.zeroFrom(n);
+    }
+
     /** Writes all of {@code buffers} at byte {@code pos}, in order, extending the file if need be. */
-    void write(List<MemorySegment> buffers, long pos) throws IOException {
-        host(() -> {
+    void write(IoVector buffers, long pos) throws IOException {
+        try {
             file.writeFully(buffers, pos, WRITE_PIECE);
-            return null;
-        });
+        } catch (PosixException e) {
+            throw failed(e);
+        }
     }
 
     /** The data written so far is on stable storage when this returns (fsync). */
     void flush() throws IOException {
-        host(() -> {
+        try {
             file.fsync();
-            return null;
-        });
+        } catch (PosixException e) {
+            throw failed(e);
+        }
     }
 
     boolean isOpen() {
@@ -85,12 +89,8 @@ final class ImageFile implements AutoCloseable {
         file.close();
     }
 
-    /** Runs a libc call on the file; its failure becomes the IOException the device reports. */
-    private static <T> T host(java.util.function.Supplier<T> call) throws IOException {
-        try {
-            return call.get();
-        } catch (PosixException e) {
-            throw new IOException(e.getMessage(), e);
-        }
+    /** A libc call on the file failed: the IOException the device reports. */
+    private static IOException failed(PosixException e) {
+        return new IOException(e.getMessage(), e);
     }
 }

@@ -1,6 +1,6 @@
 package guestlab.devices;
 
-import guestlab.virtio.Buffer;
+import guestlab.virtio.Buffers;
 import guestlab.virtio.DeviceContext;
 import guestlab.virtio.DeviceType;
 import guestlab.virtio.Features;
@@ -83,12 +83,13 @@ public final class RngDevice implements VirtioDevice {
     /** The device's own handler: up to CHUNK bytes per request (5.4.6 lets it fill less than offered). */
     private int fill(EntropyRequest request) {
         int written = 0;
-        for (Buffer b : request.buffers()) {
-            int n = Math.min(b.len(), CHUNK - written);
+        Buffers b = request.buffers();
+        for (int i = 0; i < b.count(); i++) {
+            int n = Math.min(b.len(i), CHUNK - written);
             if (n == 0) break;
             byte[] bytes = new byte[n];
             random.nextBytes(bytes);
-            request.memory().write(b.addr(), bytes);
+            request.memory().write(b.addr(i), bytes);
             written += n;
         }
         return written;

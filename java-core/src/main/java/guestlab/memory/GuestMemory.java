@@ -1,5 +1,7 @@
 package guestlab.memory;
 
+import guestlab.posix.IoVector;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -81,6 +83,15 @@ public class GuestMemory implements AutoCloseable {
         } catch (IllegalStateException e) {
             throw failed(e);
         }
+    }
+
+    /**
+     * Adds the {@code len} bytes at {@code gpa} to {@code into} as one piece, for a preadv/pwritev
+     * straight between a file and guest memory; checked as {@link #slice} checks, without making a slice.
+     */
+    public void gather(IoVector into, long gpa, long len) {
+        MemoryRegion r = at(gpa, len);
+        into.add(r.segment(), gpa - r.base(), len);
     }
 
     public int readU8(long gpa) {

@@ -1,13 +1,13 @@
 package guestlab.posix;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
  * An eventfd(2): the doorbell of lguest's LHREQ_EVENTFD and vhost-user's kick and call fds.
  * {@link #signal()} adds one; {@link #await()} blocks until the counter is non-zero and returns
- * and clears it. Closing is idempotent.
+ * and clears it. Closing is idempotent. Signalling and waiting allocate nothing (the counter
+ * travels through the thread's {@link CallScratch}): a device thread does both per request.
  */
 public final class EventFd implements AutoCloseable {
     private final int fd;
@@ -47,10 +47,9 @@ public final class EventFd implements AutoCloseable {
 
     /** Adds one to the eventfd {@code fd}, as the kernel does when an ioeventfd fires. */
     public static void signal(int fd) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment one = arena.allocateFrom(ValueLayout.JAVA_LONG, 1L);
-            Libc.write(fd, one, "eventfd write");
-        }
+        MemorySegment one = CallScratch.mine().word;
+        one.set(ValueLayout.JAVA_LONG, 0, 1L);
+        Libc.write(fd, one, "eventfd write");
     }
 
     /**
@@ -59,16 +58,14 @@ public final class EventFd implements AutoCloseable {
      */
     public long await() {
         if (closed) throw new IllegalStateException("eventfd " + fd + " is closed");
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment count = arena.allocate(ValueLayout.JAVA_LONG);
-            while (true) {
-                Libc.awaitReadable(fd);
-                try {
-                    Libc.read(fd, count, "eventfd read");
-                    return count.get(ValueLayout.JAVA_LONG, 0);
-                } catch (PosixException e) {
-                    if (e.errno() != Libc.EAGAIN) throw e; // another reader took it first: wait again
-                }
+        MemorySegment count = CallScratch.mine().word;
+        while (true) {
+            Libc.awaitReadable(fd);
+            try {
+                Libc.read(fd, count, "eventfd read");
+                return count.get(ValueLayout.JAVA_LONG, 0);
+            } catch (PosixException e) {
+                if (e.errno() != Libc.EAGAIN) throw e; // another reader took it first: wait again
             }
         }
     }
@@ -80,8 +77,8 @@ public final class EventFd implements AutoCloseable {
     public long await(int timeoutMillis) {
         if (closed) throw new IllegalStateException("eventfd " + fd + " is closed");
         if (!Libc.awaitReadable(fd, timeoutMillis)) return 0;
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment count = arena.allocate(ValueLayout.JAVA_LONG);
+        try {
+            MemorySegment count = CallScratch.mine().word;
             Libc.read(fd, count, "eventfd read");
             return count.get(ValueLayout.JAVA_LONG, 0);
         } catch (PosixException e) {

@@ -15,7 +15,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * The few libc calls guestlab needs, bound through java.lang.foreign (no JNI). Every call
- * captures errno and turns a -1 return into a {@link PosixException} naming the call.
+ * captures errno and turns a -1 return into a {@link PosixException} naming the call. The calls
+ * a device thread makes per request capture it into the thread's {@link CallScratch}, so they
+ * allocate nothing.
  */
 @SuppressWarnings("restricted") // the FFM boundary: native calls are this package's whole job
 public final class Libc {
@@ -68,8 +70,8 @@ public final class Libc {
     }
 
     public static void ftruncate(int fd, long size) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(CALL_STATE);
+        try {
+            MemorySegment state = CallScratch.mine().state;
             check((int) FTRUNCATE.invokeExact(state, fd, size), "ftruncate", state);
         } catch (Throwable t) {
             throw rethrow(t);
@@ -126,8 +128,8 @@ public final class Libc {
     }
 
     public static void close(int fd) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(CALL_STATE);
+        try {
+            MemorySegment state = CallScratch.mine().state;
             check((int) CLOSE.invokeExact(state, fd), "close", state);
         } catch (Throwable t) {
             throw rethrow(t);
@@ -135,8 +137,8 @@ public final class Libc {
     }
 
     public static int eventfd(int initial, int flags) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(CALL_STATE);
+        try {
+            MemorySegment state = CallScratch.mine().state;
             return check((int) EVENTFD.invokeExact(state, initial, flags), "eventfd", state);
         } catch (Throwable t) {
             throw rethrow(t);
@@ -145,8 +147,8 @@ public final class Libc {
 
     /** read(2) into {@code buf}, retrying on EINTR; returns the byte count. */
     public static long read(int fd, MemorySegment buf, String what) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(CALL_STATE);
+        try {
+            MemorySegment state = CallScratch.mine().state;
             while (true) {
                 long n = (long) READ.invokeExact(state, fd, buf, buf.byteSize());
                 if (n >= 0) return n;
@@ -160,8 +162,8 @@ public final class Libc {
 
     /** write(2) of all of {@code buf}, retrying on EINTR; returns the byte count. */
     public static long write(int fd, MemorySegment buf, String what) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(CALL_STATE);
+        try {
+            MemorySegment state = CallScratch.mine().state;
             while (true) {
                 long n = (long) WRITE.invokeExact(state, fd, buf, buf.byteSize());
                 if (n >= 0) return n;
@@ -183,9 +185,10 @@ public final class Libc {
      * {@code timeoutMillis} (-1: no limit); false if the time ran out first.
      */
     public static boolean awaitReadable(int fd, int timeoutMillis) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(CALL_STATE);
-            MemorySegment pfd = arena.allocate(8); // struct pollfd {int fd; short events; short revents}
+        try {
+            CallScratch scratch = CallScratch.mine();
+            MemorySegment state = scratch.state;
+            MemorySegment pfd = scratch.pollfd;
             pfd.set(JAVA_INT, 0, fd);
             pfd.set(java.lang.foreign.ValueLayout.JAVA_SHORT, 4, (short) 1); // POLLIN
             while (true) {

@@ -6,7 +6,6 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 import java.nio.file.Path;
-import java.util.List;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -36,11 +35,12 @@ public final class PosixFile implements AutoCloseable {
     private static final MethodHandle FSYNC = Libc.bind("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
 
     /**
-     * Each thread's iovec array and errno state for {@link #transfer}, so that a request costs no
-     * native allocation: owned by the thread, freed by the collector once the thread is gone.
+     * Each thread's iovec array for {@link #transfer} (its errno state is the thread's
+     * {@link CallScratch}), so that a request allocates nothing: owned by the thread, freed by the
+     * collector once the thread is gone.
      */
-    private static final ThreadLocal<MemorySegment> SCRATCH = ThreadLocal.withInitial(
-            () -> Arena.ofAuto().allocate(IOVEC_BYTES * IOV_MAX + Libc.CALL_STATE.byteSize(), 8));
+    private static final ThreadLocal<MemorySegment> IOVECS = ThreadLocal.withInitial(
+            () -> Arena.ofAuto().allocate(IOVEC_BYTES * IOV_MAX, 8));
 
     private final int fd;
     private volatile boolean closed;
@@ -75,18 +75,18 @@ public final class PosixFile implements AutoCloseable {
     }
 
     /**
-     * Fills {@code buffers} from the file at {@code offset}, in order, until they are full or the
-     * file ends; returns the bytes read (less than their total only at the end of the file).
+     * Fills the pieces of {@code buffers} from the file at {@code offset}, in order, until they are
+     * full or the file ends; returns the bytes read (less than their total only at the end of the file).
      */
-    public long readFully(List<MemorySegment> buffers, long offset) {
+    public long readFully(IoVector buffers, long offset) {
         return transfer(PREADV, "preadv", buffers, offset, Long.MAX_VALUE);
     }
 
     /**
-     * Writes all of {@code buffers} to the file at {@code offset}, in order, extending it if need
-     * be; no single pwritev crosses a multiple of {@code piece} bytes of the file.
+     * Writes all pieces of {@code buffers} to the file at {@code offset}, in order, extending it if
+     * need be; no single pwritev crosses a multiple of {@code piece} bytes of the file.
      */
-    public void writeFully(List<MemorySegment> buffers, long offset, long piece) {
+    public void writeFully(IoVector buffers, long offset, long piece) {
         if (piece <= 0) throw new IllegalArgumentException("piece of " + piece + " bytes");
         transfer(PWRITEV, "pwritev", buffers, offset, piece);
     }
@@ -94,8 +94,8 @@ public final class PosixFile implements AutoCloseable {
     /** fsync(2): the file's data and metadata are on stable storage when it returns. */
     public void fsync() {
         checkOpen();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(Libc.CALL_STATE);
+        try {
+            MemorySegment state = CallScratch.mine().state;
             Libc.check((int) FSYNC.invokeExact(state, fd), "fsync", state);
         } catch (Throwable t) {
             throw Libc.rethrow(t);
@@ -123,24 +123,21 @@ public final class PosixFile implements AutoCloseable {
      * {@code piece} bytes of the file at the latest; stops early only at the end of the file (a
      * read of 0).
      */
-    private long transfer(MethodHandle call, String name, List<MemorySegment> buffers, long offset, long piece) {
+    private long transfer(MethodHandle call, String name, IoVector buffers, long offset, long piece) {
         checkOpen();
         long done = 0;
         try {
-            MemorySegment scratch = SCRATCH.get();
-            MemorySegment iov = scratch.asSlice(0, IOVEC_BYTES * IOV_MAX);
-            MemorySegment state = scratch.asSlice(IOVEC_BYTES * IOV_MAX, Libc.CALL_STATE.byteSize());
+            MemorySegment iov = IOVECS.get();
+            MemorySegment state = CallScratch.mine().state;
             int first = 0;      // the first buffer not yet wholly moved
             long skip = 0;      // bytes of it already moved
-            while (first < buffers.size()) {
+            while (first < buffers.count()) {
                 long room = piece - (offset + done) % piece; // bytes to the piece's end
                 int count = 0;
-                for (int i = first; i < buffers.size() && count < IOV_MAX && room > 0; i++, count++) {
-                    MemorySegment b = buffers.get(i);
-                    if (!b.isNative()) throw new IllegalArgumentException("buffer is not native memory");
+                for (int i = first; i < buffers.count() && count < IOV_MAX && room > 0; i++, count++) {
                     long at = i == first ? skip : 0;
-                    long len = Math.min(b.byteSize() - at, room);
-                    iov.set(JAVA_LONG, IOVEC_BYTES * count, b.address() + at);
+                    long len = Math.min(buffers.length(i) - at, room);
+                    iov.set(JAVA_LONG, IOVEC_BYTES * count, buffers.address(i) + at);
                     iov.set(JAVA_LONG, IOVEC_BYTES * count + 8, len);
                     room -= len;
                 }
@@ -156,8 +153,8 @@ public final class PosixFile implements AutoCloseable {
                 }
                 done += n;
                 skip += n;
-                while (first < buffers.size() && skip >= buffers.get(first).byteSize()) {
-                    skip -= buffers.get(first).byteSize();
+                while (first < buffers.count() && skip >= buffers.length(first)) {
+                    skip -= buffers.length(first);
                     first++;
                 }
             }

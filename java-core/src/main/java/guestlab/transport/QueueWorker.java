@@ -1,6 +1,5 @@
 package guestlab.transport;
 
-import guestlab.events.Event;
 import guestlab.events.EventBus;
 import guestlab.events.EventKind;
 import guestlab.events.QueueCounters;
@@ -76,8 +75,8 @@ final class QueueWorker implements AutoCloseable {
             long kicks = Math.max(0, n - hostWakes.getAndSet(0));
             if (kicks > 0) {
                 counters.kicks.addAndGet(kicks);
-                events.publish(new Event(System.nanoTime(), id.guest(), id.device(), id.index(), EventKind.KICK,
-                        counters.kicks.get(), -1, -1, -1, ""));
+                events.publish(System.nanoTime(), id.guest(), id.device(), id.index(), EventKind.KICK,
+                        counters.kicks.get(), -1, -1, -1, "");
             }
             if (failed) continue;
             try {

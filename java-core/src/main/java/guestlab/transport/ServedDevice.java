@@ -198,8 +198,8 @@ public final class ServedDevice implements DeviceContext {
     public void interrupt(int queue, long usedIdx, String why) {
         counters[queue].interrupts.incrementAndGet();
         String what = link.interruptName(queue);
-        events.publish(new Event(System.nanoTime(), guest, name, queue, EventKind.INTERRUPT, usedIdx, -1, -1, -1,
-                why.isEmpty() ? what : what + ", " + why));
+        events.publish(System.nanoTime(), guest, name, queue, EventKind.INTERRUPT, usedIdx, -1, -1, -1,
+                why.isEmpty() ? what : what + ", " + why);
         link.interrupt(queue);
     }
 

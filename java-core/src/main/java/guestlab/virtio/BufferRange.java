@@ -1,22 +1,20 @@
 package guestlab.virtio;
 
 import guestlab.memory.GuestMemory;
+import guestlab.posix.IoVector;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
- * A request's data in guest memory: {@link #length()} bytes of {@link #buffers()} (a chain's
- * readable or writable buffers, unchanged), starting {@link #offset()} bytes in. Typed requests
- * implement it with their own components, so that no view object and no copy of the buffer list
- * is made per request.
+ * A request's data in guest memory: {@link #length()} bytes of {@link #buffers()} (one side of a
+ * chain, unchanged), starting {@link #offset()} bytes in. Typed requests implement it with their
+ * own components, so that no view object and no copy of the buffers is made per request.
  */
 public interface BufferRange {
     GuestMemory memory();
 
-    List<Buffer> buffers();
+    Buffers buffers();
 
     /** Where the data starts, counted in bytes from the first buffer's start. */
     long offset();
@@ -36,23 +34,14 @@ public interface BufferRange {
         BufferWalk.each(buffers(), offset() + at, n, (addr, done, len) -> memory().write(addr, src, off + (int) done, (int) len));
     }
 
-    /** The range as slices of guest memory, in order, for scatter-gather I/O. */
-    default List<MemorySegment> slices() {
-        List<MemorySegment> out = new ArrayList<>(buffers().size());
-        BufferWalk.each(buffers(), offset(), length(), (addr, done, len) -> out.add(memory().slice(addr, len)));
-        return out;
+    /** Adds the range to {@code into} as pieces of guest memory, in order, for one scatter-gather transfer. */
+    default void gather(IoVector into) {
+        BufferWalk.gather(memory(), buffers(), offset(), length(), into);
     }
 
     private void checkInside(long at, int n) {
         if (at < 0 || n < 0 || at + n > length()) {
             throw new IndexOutOfBoundsException(n + " bytes at " + at + " in a range of " + length());
         }
-    }
-
-    /** How many bytes {@code buffers} hold together. */
-    static long lengthOf(List<Buffer> buffers) {
-        long n = 0;
-        for (Buffer b : buffers) n += b.len();
-        return n;
     }
 }

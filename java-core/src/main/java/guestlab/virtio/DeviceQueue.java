@@ -1,20 +1,19 @@
 package guestlab.virtio;
 
-import guestlab.events.Event;
 import guestlab.events.EventBus;
 import guestlab.events.EventKind;
 import guestlab.events.QueueCounters;
 import guestlab.memory.GuestMemory;
 
-import java.util.ArrayList;
-import java.util.List;
-
 /**
  * The device side of a split virtqueue (virtio 1.x section 2.7), over guest memory the guest
  * controls. Everything read from the ring is validated before use: a violation throws
  * {@link RingFault} and leaves the queue broken (every later call throws too). Only the queue's
- * device thread calls {@link #pop()} and {@link #push}; {@link #state()} may be called from
- * anywhere.
+ * device thread calls {@link #pop()}, {@link #push} and {@link #serveAll}; {@link #state()} may be
+ * called from anywhere.
+ *
+ * <p>Serving a chain allocates nothing: each head has one {@link DescriptorChain} object, refilled
+ * whenever the driver offers that head, and events are published by their fields.
  */
 public final class DeviceQueue {
     private final GuestMemory mem;
@@ -25,8 +24,12 @@ public final class DeviceQueue {
     private final boolean eventIdx;
     private final boolean indirect;
 
+    /** The chain object of each head, made when the driver first offers it. */
+    private final DescriptorChain[] chains;
+
     private volatile int lastAvail;     // free-running u16: next avail slot to take
-    private volatile int usedIdx;       // free-running u16: next used slot to fill
+    private volatile int usedIdx;       // free-running u16: used.idx as published to the driver
+    private int nextUsed;               // free-running u16: next used slot to fill; usedIdx outside serveAll
     private volatile int inFlight;
     private int signalledUsed;          // used idx when we last decided about an interrupt
     private RingFault.Reason brokenBy;  // written before broken, read after it
@@ -47,7 +50,9 @@ public final class DeviceQueue {
             throw fault(RingFault.Reason.RING_OUTSIDE_MEMORY, String.format("ring outside guest memory: desc=0x%x avail=0x%x used=0x%x size=%d",
                     ring.desc(), ring.avail(), ring.used(), ring.size()));
         }
+        this.chains = new DescriptorChain[ring.size()];
         this.usedIdx = mem.readU16(ring.usedIdx());
+        this.nextUsed = usedIdx;
         this.lastAvail = usedIdx;
         this.signalledUsed = usedIdx;
     }
@@ -115,8 +120,8 @@ public final class DeviceQueue {
         inFlight++;
         counters.requests.incrementAndGet();
         counters.bytesRead.addAndGet(chain.readableLength());
-        events.publish(new Event(chain.takenNanos(), id.guest(), id.device(), id.index(), EventKind.REQUEST,
-                chain.availIndex(), head, chain.readableLength(), -1, ""));
+        events.publish(chain.takenNanos(), id.guest(), id.device(), id.index(), EventKind.REQUEST,
+                chain.availIndex(), head, chain.readableLength(), -1, "");
         return chain;
     }
 
@@ -127,21 +132,30 @@ public final class DeviceQueue {
     }
 
     /**
-     * Pops and serves every available chain, pushing each back; returns how many it served. A
-     * chain the server finds malformed breaks the queue as a malformed ring does.
+     * Pops and serves every available chain, returning each; returns how many it served. The used
+     * elements are written as each chain is served and used.idx once for them all (sections 2.7.8,
+     * 2.7.14: the driver takes whatever the index shows), so the driver sees a batch at once and
+     * the caller decides about one interrupt for it ({@link #needsInterrupt()}). A chain the
+     * server finds malformed breaks the queue as a malformed ring does; the chains served before
+     * it are returned.
      */
     public int serveAll(Server server) throws RingFault {
         int n = 0;
-        DescriptorChain chain;
-        while ((chain = pop()) != null) {
-            int written;
-            try {
-                written = server.serve(chain);
-            } catch (RingFault f) {
-                throw fault(f.reason(), f.getMessage());
+        try {
+            DescriptorChain chain;
+            while ((chain = pop()) != null) {
+                int written;
+                try {
+                    written = server.serve(chain);
+                } catch (RingFault f) {
+                    throw fault(f.reason(), f.getMessage());
+                }
+                checkWritten(chain, written);
+                complete(chain, written);
+                n++;
             }
-            push(chain, written);
-            n++;
+        } finally {
+            publishUsed();
         }
         return n;
     }
@@ -149,21 +163,44 @@ public final class DeviceQueue {
     /** Returns a chain to the driver with {@code written} bytes put into its writable buffers. */
     public void push(DescriptorChain chain, int written) throws RingFault {
         checkUsable();
+        int head = chain.head();
+        if (head < 0 || head >= chains.length || chains[head] != chain || !chain.inFlight()) {
+            throw new IllegalArgumentException("the chain from head " + head + " is not one " + id + " has in flight");
+        }
+        checkWritten(chain, written);
+        complete(chain, written);
+        publishUsed();
+    }
+
+    private static void checkWritten(DescriptorChain chain, int written) {
         if (written < 0 || written > chain.writableLength()) {
             throw new IllegalArgumentException("written " + written + " exceeds the chain's writable length");
         }
-        long elem = ring.usedElement(usedIdx);
+    }
+
+    /** Writes the chain's used element; the driver sees it at the next {@link #publishUsed()}. */
+    private void complete(DescriptorChain chain, int written) {
+        long elem = ring.usedElement(nextUsed);
         mem.writeU32(elem + VringLayout.USED_ELEM_ID, chain.head());
         mem.writeU32(elem + VringLayout.USED_ELEM_LEN, written);
-        GuestMemory.fence(); // the element before the index (section 2.7.8.2)
-        usedIdx = (usedIdx + 1) & 0xffff;
-        mem.writeU16(ring.usedIdx(), usedIdx);
+        nextUsed = (nextUsed + 1) & 0xffff;
+        chain.returned();
         inFlight--;
         counters.completions.incrementAndGet();
         counters.bytesWritten.addAndGet(written);
         long now = System.nanoTime();
-        events.publish(new Event(now, id.guest(), id.device(), id.index(), EventKind.COMPLETION,
-                usedIdx, chain.head(), written, now - chain.takenNanos(), ""));
+        events.publish(now, id.guest(), id.device(), id.index(), EventKind.COMPLETION,
+                nextUsed, chain.head(), written, now - chain.takenNanos(), "");
+        // A ring's worth not yet shown: show it before the next element overwrites the oldest.
+        if (((nextUsed - usedIdx) & 0xffff) == ring.size()) publishUsed();
+    }
+
+    /** Publishes used.idx for the elements written since the last time. */
+    private void publishUsed() {
+        if (nextUsed == usedIdx) return;
+        GuestMemory.fence(); // the elements before the index (section 2.7.8)
+        usedIdx = nextUsed;
+        mem.writeU16(ring.usedIdx(), usedIdx);
     }
 
     /**
@@ -225,22 +262,29 @@ public final class DeviceQueue {
         return avail;
     }
 
-    /** Follows a chain from {@code head}, validating every descriptor (section 2.7.5). */
+    /**
+     * Follows a chain from {@code head}, validating every descriptor (section 2.7.5), into the
+     * head's chain object.
+     */
     private DescriptorChain walk(int head, int availIndex) throws RingFault {
         if (head >= ring.size()) {
             throw fault(RingFault.Reason.HEAD_OUT_OF_RANGE, "avail ring slot " + (availIndex % ring.size()) + " names head " + head
                     + ", outside the queue of " + ring.size());
         }
-        List<Buffer> readable = new ArrayList<>(4);
-        List<Buffer> writable = new ArrayList<>(4);
+        DescriptorChain chain = chains[head];
+        if (chain == null) {
+            chain = chains[head] = new DescriptorChain();
+        } else if (chain.inFlight()) {
+            throw fault(RingFault.Reason.HEAD_IN_FLIGHT, "avail ring slot " + (availIndex % ring.size()) + " names head " + head
+                    + ", whose chain the device has not returned yet (section 2.7.13: a driver offers free descriptors)");
+        }
+        chain.take(head, availIndex);
         try {
-            DescriptorWalk.walk(mem, ring, head, indirect, (index, addr, len, flags, next, inTable) -> {
-                if ((flags & VringLayout.DESC_F_INDIRECT) != 0) return; // its table's entries follow
-                ((flags & VringLayout.DESC_F_WRITE) != 0 ? writable : readable).add(new Buffer(addr, (int) len));
-            });
+            DescriptorWalk.walk(mem, ring, head, indirect, chain.collect);
         } catch (DescriptorWalk.BadChain e) {
             throw fault(e.reason, e.getMessage());
         }
-        return new DescriptorChain(head, availIndex, List.copyOf(readable), List.copyOf(writable), System.nanoTime());
+        chain.taken(System.nanoTime());
+        return chain;
     }
 }

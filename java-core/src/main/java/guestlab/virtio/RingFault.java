@@ -18,6 +18,8 @@ public final class RingFault extends Exception {
         AVAIL_INDEX_TOO_FAR,
         /** An avail ring entry names a descriptor outside the table (2.7.6). */
         HEAD_OUT_OF_RANGE,
+        /** An avail ring entry names a head whose chain the device has not returned: not free descriptors (2.7.13). */
+        HEAD_IN_FLIGHT,
         /** A descriptor's next field points outside its table (2.7.5). */
         NEXT_OUT_OF_RANGE,
         /** Following next links never ends (2.7.5: a chain is at most the table's length). */

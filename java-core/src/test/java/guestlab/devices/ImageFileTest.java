@@ -1,5 +1,6 @@
 package guestlab.devices;
 
+import guestlab.posix.IoVector;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -29,6 +30,13 @@ class ImageFileTest {
         return out;
     }
 
+    /** The buffers as one scatter-gather list, in order. */
+    private static IoVector pieces(List<MemorySegment> buffers) {
+        IoVector v = new IoVector();
+        for (MemorySegment b : buffers) v.add(b, 0, b.byteSize());
+        return v;
+    }
+
     private static byte[] concat(List<MemorySegment> buffers) {
         int n = 0;
         for (MemorySegment b : buffers) n += (int) b.byteSize();
@@ -55,10 +63,10 @@ class ImageFileTest {
                 MemorySegment.copy(data, at, b, ValueLayout.JAVA_BYTE, 0, (int) b.byteSize());
                 at += (int) b.byteSize();
             }
-            f.write(out, 512 * 1000);
+            f.write(pieces(out), 512 * 1000);
             f.flush();
             List<MemorySegment> in = buffers(arena, 700_000, 1_397_152);
-            f.read(in, 512 * 1000);
+            f.read(pieces(in), 512 * 1000);
             assertArrayEquals(data, concat(in), "read back through the device's own path");
         }
         byte[] file = Files.readAllBytes(img);
@@ -75,7 +83,7 @@ class ImageFileTest {
         try (Arena arena = Arena.ofShared(); ImageFile f = ImageFile.open(img, true)) {
             List<MemorySegment> in = buffers(arena, 200_000, 200_000, 124_288);
             for (MemorySegment b : in) b.fill((byte) 0x77);
-            f.read(in, 0);
+            f.read(pieces(in), 0);
             byte[] got = concat(in);
             for (int i = 0; i < got.length; i++) {
                 assertEquals(i < content.length ? 5 : 0, got[i], "byte " + i);
@@ -88,9 +96,9 @@ class ImageFileTest {
         Path img = dir.resolve("ro.img");
         Files.write(img, new byte[2 << 20]);
         try (Arena arena = Arena.ofShared(); ImageFile f = ImageFile.open(img, true)) { // writes get EBADF
-            IOException small = assertThrows(IOException.class, () -> f.write(buffers(arena, 512), 0));
+            IOException small = assertThrows(IOException.class, () -> f.write(pieces(buffers(arena, 512)), 0));
             assertTrue(small.getMessage().contains("pwritev"), small.getMessage());
-            assertThrows(IOException.class, () -> f.write(buffers(arena, 4096, 1 << 20), 0), "a scattered write");
+            assertThrows(IOException.class, () -> f.write(pieces(buffers(arena, 4096, 1 << 20)), 0), "a scattered write");
         }
     }
 

@@ -80,6 +80,64 @@ class EventBusTest {
     }
 
     @Test
+    void eventsPublishedByTheirFieldsAreKeptInOrderWithTheOthersAndTheOldestGoFirst() {
+        Event note = Event.note("g1", "", -1, EventKind.LIFECYCLE, "started");
+        bus.publish(note);
+        for (int i = 0; i < 20; i++) bus.publish(i, "g1", "blk0", 1, EventKind.COMPLETION, i, i % 4, 512, 7, "");
+        List<Event> kept = bus.recent();
+        assertEquals(16, kept.size(), "the last 16: the note and the first four completions are gone");
+        assertEquals(new Event(4, "g1", "blk0", 1, EventKind.COMPLETION, 4, 0, 512, 7, ""), kept.getFirst());
+        assertEquals(new Event(19, "g1", "blk0", 1, EventKind.COMPLETION, 19, 3, 512, 7, ""), kept.getLast());
+        bus.publish(note);
+        assertSame(note, bus.recent().getLast(), "an event published whole is kept whole");
+    }
+
+    @Test
+    void aSubscriberGetsTheKindsItAskedForAndRingEventsAreMadeForItOnlyThen() {
+        List<Event> warnings = new CopyOnWriteArrayList<>(), everything = new CopyOnWriteArrayList<>();
+        bus.subscribe(java.util.EnumSet.of(HOST_WARNING), warnings::add);
+        bus.publish(1, "g1", "blk0", 0, EventKind.KICK, 1, -1, -1, -1, "");
+        bus.publish(Event.note("g1", "blk0", 0, HOST_WARNING, "slow disk"));
+        assertEquals(List.of("slow disk"), warnings.stream().map(Event::detail).toList());
+
+        Subscription all = bus.subscribe(everything::add);
+        bus.publish(2, "g1", "blk0", 0, EventKind.INTERRUPT, 5, -1, -1, -1, "call fd");
+        assertEquals(List.of(new Event(2, "g1", "blk0", 0, EventKind.INTERRUPT, 5, -1, -1, -1, "call fd")), everything);
+        assertSame(everything.getFirst(), bus.recent().getLast(), "the event made for the subscriber is the one kept");
+        all.close();
+        bus.publish(3, "g1", "blk0", 0, EventKind.KICK, 2, -1, -1, -1, "");
+        assertEquals(1, everything.size(), "unsubscribed");
+        assertEquals(EventKind.KICK, bus.recent().getLast().kind());
+    }
+
+    @Test
+    void devicesPublishingAtOnceKeepWholeEvents() throws InterruptedException {
+        EventBus shared = new EventBus(1000);
+        List<Thread> devices = new java.util.ArrayList<>();
+        for (int d = 0; d < 4; d++) {
+            String name = "blk" + d;
+            int queue = d;
+            devices.add(Thread.ofPlatform().start(() -> {
+                for (int i = 0; i < 20_000; i++) shared.publish(i, "g1", name, queue, EventKind.REQUEST, i, i % 128, 2L * i, -1, name);
+            }));
+        }
+        for (Thread t : devices) t.join();
+        List<Event> kept = shared.recent();
+        assertEquals(1000, kept.size());
+        for (Event e : kept) {
+            assertEquals("blk" + e.queue(), e.device(), e.toString());
+            assertEquals(e.device(), e.detail(), e.toString());
+            assertEquals(2 * e.index(), e.length(), e.toString());
+            assertEquals(e.index() % 128, e.head(), e.toString());
+        }
+        for (int d = 0; d < 4; d++) {
+            int queue = d;
+            List<Long> mine = kept.stream().filter(e -> e.queue() == queue).map(Event::index).toList();
+            assertEquals(mine.stream().sorted().toList(), mine, "each device's events in the order it published them");
+        }
+    }
+
+    @Test
     void checkedExceptionsAndErrorsFromASubscriberNeverReachThePublisher() {
         Subscription checked = bus.subscribe(e -> sneak(new IOException("disk full")));
         Subscription assertion = bus.subscribe(e -> {

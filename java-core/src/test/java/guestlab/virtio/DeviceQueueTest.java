@@ -190,6 +190,77 @@ class DeviceQueueTest {
     }
 
     @Test
+    void aHeadOfferedAgainTakesItsChainObjectWithNothingOfTheChainBefore() throws RingFault {
+        VringLayout ring = VringLayout.contiguous(8, 0, 4096);
+        RawRing raw = new RawRing(mem, ring);
+        DeviceQueue dev = device(ring, 0);
+        raw.desc(0, OUT, 16, RawRing.NEXT, 1).desc(1, OUT + 16, 16, RawRing.NEXT, 2).desc(2, IN, 32, RawRing.WRITE, 0).offer(0);
+        DescriptorChain first = dev.pop();
+        assertEquals(2, first.readable().count());
+        dev.push(first, 32);
+        raw.desc(0, IN + 64, 8, RawRing.WRITE, 0).offer(0);
+        DescriptorChain second = dev.pop();
+        assertSame(first, second, "one chain object per head");
+        assertEquals(1, second.availIndex());
+        assertEquals(0, second.readable().count(), "none of the two readable buffers before");
+        assertThrows(IndexOutOfBoundsException.class, () -> second.readable().addr(0));
+        assertEquals(1, second.writable().count());
+        assertEquals(IN + 64, second.writable().addr(0));
+        assertEquals(8, second.writableLength());
+    }
+
+    @Test
+    void aChainGoesBackOnceAndOnlyToItsOwnQueue() throws RingFault {
+        VringLayout ring = VringLayout.contiguous(8, 0, 4096);
+        DriverQueue drv = new DriverQueue(mem, ring, 0);
+        DeviceQueue dev = device(ring, 0);
+        drv.add(List.of(), List.of(new Buffer(IN, 8)));
+        DescriptorChain c = dev.pop();
+        dev.push(c, 8);
+        assertThrows(IllegalArgumentException.class, () -> dev.push(c, 8), "pushed twice");
+        assertThrows(IllegalArgumentException.class, () -> dev.push(new DescriptorChain(0, 0, List.of(), List.of(new Buffer(IN, 8)), 0), 0),
+                "not a chain this queue took");
+        assertEquals(1, mem.readU16(ring.usedIdx()), "one used element");
+    }
+
+    @Test
+    void serveAllShowsTheDriverItsBatchAtOnce() throws RingFault {
+        VringLayout ring = VringLayout.contiguous(8, 0, 4096);
+        long f = Features.bit(Features.RING_EVENT_IDX);
+        DriverQueue drv = new DriverQueue(mem, ring, f);
+        DeviceQueue dev = device(ring, f);
+        for (int i = 0; i < 3; i++) drv.add(List.of(), List.of(new Buffer(IN + 8L * i, 8)));
+        List<Integer> seen = new java.util.ArrayList<>();
+        assertEquals(3, dev.serveAll(chain -> {
+            seen.add(mem.readU16(ring.usedIdx()));
+            return 8;
+        }));
+        assertEquals(List.of(0, 0, 0), seen, "used.idx stays while the batch is served");
+        assertEquals(3, mem.readU16(ring.usedIdx()));
+        assertTrue(dev.needsInterrupt(), "one interrupt for the batch");
+        for (int i = 0; i < 3; i++) assertEquals(8, drv.pollUsed().len());
+    }
+
+    @Test
+    void aBatchLongerThanTheRingIsShownBeforeItsFirstElementIsWrittenOver() throws RingFault {
+        VringLayout ring = VringLayout.contiguous(4, 0, 4096);
+        RawRing raw = new RawRing(mem, ring);
+        DeviceQueue dev = device(ring, 0);
+        for (int h = 0; h < 4; h++) raw.desc(h, IN + 8L * h, 8, RawRing.WRITE, 0).offer(h);
+        List<Integer> seen = new java.util.ArrayList<>();
+        int[] served = {0};
+        assertEquals(6, dev.serveAll(chain -> {
+            seen.add(mem.readU16(ring.usedIdx()));
+            // the driver offers the heads already served again while the device works
+            if (served[0] == 1 || served[0] == 2) raw.offer(served[0] - 1);
+            served[0]++;
+            return 8;
+        }));
+        assertEquals(List.of(0, 0, 0, 0, 4, 4), seen, "a ring's worth shown before the fifth element takes the first's slot");
+        assertEquals(6, mem.readU16(ring.usedIdx()));
+    }
+
+    @Test
     void aFullRingOfferedAcrossTheWrapComesBackInOrder() throws RingFault {
         VringLayout ring = VringLayout.contiguous(8, 0, 4096);
         RawRing raw = new RawRing(mem, ring);

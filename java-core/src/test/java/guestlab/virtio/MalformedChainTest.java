@@ -73,6 +73,17 @@ class MalformedChainTest {
     }
 
     @Test
+    void aHeadOfferedAgainWhileItsChainIsInFlight() throws RingFault {
+        raw.desc(0, DATA, 16, WRITE, 0).offer(0).offer(0);
+        DeviceQueue q = raw.device(0);
+        assertNotNull(q.pop());
+        RingFault f = assertThrows(RingFault.class, q::pop);
+        assertEquals(HEAD_IN_FLIGHT, f.reason(), f.getMessage());
+        assertTrue(f.getMessage().contains("names head 0"), f.getMessage());
+        assertTrue(q.isBroken());
+    }
+
+    @Test
     void nextOutsideTheTable() throws RingFault {
         raw.desc(0, DATA, 16, NEXT, 200).offer(0);
         broken(0, NEXT_OUT_OF_RANGE);
@@ -202,7 +213,9 @@ class MalformedChainTest {
     void aGoodChainAfterTheSetUpStillWorks() throws RingFault {
         raw.desc(0, DATA, 16, NEXT, 1).desc(1, DATA + 16, 32, WRITE, 0).offer(0);
         DescriptorChain c = raw.device(0).pop();
-        assertEquals(1, c.readable().size());
-        assertEquals(new Buffer(DATA + 16, 32), c.writable().getFirst());
+        assertEquals(1, c.readable().count());
+        assertEquals(1, c.writable().count());
+        assertEquals(DATA + 16, c.writable().addr(0));
+        assertEquals(32, c.writable().len(0));
     }
 }

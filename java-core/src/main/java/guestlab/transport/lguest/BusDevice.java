@@ -42,6 +42,8 @@ final class BusDevice implements DriverLink {
     private final int configLen;
     private final int[] irqs;
     private final String[] irqNames;
+    /** Each queue's LHREQ_IRQ, made once: a device thread sends one per interrupt. */
+    private final LhReq.Irq[] irqRequests;
     private final ServedDevice served;
     private final Object statusLock = new Object(); // the status byte; taken by device threads too
     private int status;
@@ -57,10 +59,12 @@ final class BusDevice implements DriverLink {
         int n = device.queueCount();
         this.irqs = new int[n];
         this.irqNames = new String[n];
+        this.irqRequests = new LhReq.Irq[n];
         List<LguestVqConfig> vqs = new ArrayList<>(n);
         for (int q = 0; q < n; q++) {
             irqs[q] = firstIrq + q;
             irqNames[q] = "irq " + irqs[q];
+            irqRequests[q] = new LhReq.Irq(irqs[q]);
             vqs.add(new LguestVqConfig(device.maxQueueSize(q), irqs[q], 0));
         }
         this.configLen = device.config().length;
@@ -235,7 +239,7 @@ final class BusDevice implements DriverLink {
 
     @Override
     public void interrupt(int queue) {
-        hypervisor.request(new LhReq.Irq(irqs[queue]));
+        hypervisor.request(irqRequests[queue]);
     }
 
     /** The config bytes in the page are the device's again; the guest hears of it on queue 0's irq, as lguest did. */

@@ -15,8 +15,22 @@ public record BlockCompletion(int status, int dataWritten) {
         if (dataWritten < 0) throw new IllegalArgumentException("dataWritten " + dataWritten + " is negative");
     }
 
+    /**
+     * Successes of whole sectors up to 4 MiB, each made the first time it is needed and shared
+     * from then on, so that a read's completion allocates nothing on the device path. Two threads
+     * may make the same one at once; either serves.
+     */
+    private static final BlockCompletion[] OK_SECTORS = new BlockCompletion[(4 << 20) / BlockSpec.SECTOR + 1];
+
     /** Success with {@code dataWritten} bytes of data put into the chain. */
     public static BlockCompletion ok(int dataWritten) {
-        return dataWritten == 0 ? OK : new BlockCompletion(BlockSpec.S_OK, dataWritten);
+        if (dataWritten == 0) return OK;
+        int sectors = dataWritten / BlockSpec.SECTOR;
+        if (dataWritten < 0 || dataWritten % BlockSpec.SECTOR != 0 || sectors >= OK_SECTORS.length) {
+            return new BlockCompletion(BlockSpec.S_OK, dataWritten);
+        }
+        BlockCompletion c = OK_SECTORS[sectors];
+        if (c == null) OK_SECTORS[sectors] = c = new BlockCompletion(BlockSpec.S_OK, dataWritten);
+        return c;
     }
 }

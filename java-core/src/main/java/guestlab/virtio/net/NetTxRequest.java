@@ -1,11 +1,9 @@
 package guestlab.virtio.net;
 
 import guestlab.memory.GuestMemory;
-import guestlab.virtio.Buffer;
 import guestlab.virtio.BufferRange;
+import guestlab.virtio.Buffers;
 import guestlab.virtio.DescriptorChain;
-
-import java.util.List;
 
 /**
  * One chain from the transmitq (virtio 1.x section 5.1.6.2): a virtio_net_hdr, then the
@@ -15,7 +13,7 @@ import java.util.List;
 public sealed interface NetTxRequest {
 
     /** An Ethernet frame of 14 to {@value NetSpec#MAX_FRAME} bytes: the range past the header. */
-    record Frame(GuestMemory memory, List<Buffer> buffers, long offset, long length)
+    record Frame(GuestMemory memory, Buffers buffers, long offset, long length)
             implements NetTxRequest, BufferRange {
 
         /** The frame's bytes, copied out of guest memory. */
@@ -34,7 +32,7 @@ public sealed interface NetTxRequest {
 
     /** Reads the frame {@code chain} carries behind a {@code headerSize}-byte header. */
     static NetTxRequest parse(GuestMemory mem, DescriptorChain chain, int headerSize) {
-        long length = BufferRange.lengthOf(chain.readable()) - headerSize;
+        long length = chain.readableLength() - headerSize;
         if (length < 14 || length > NetSpec.MAX_FRAME) return new BadLength(length);
         return new Frame(mem, chain.readable(), headerSize, length);
     }

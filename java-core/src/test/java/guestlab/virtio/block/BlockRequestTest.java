@@ -1,13 +1,13 @@
 package guestlab.virtio.block;
 
 import guestlab.memory.MemfdMemory;
+import guestlab.posix.IoVector;
 import guestlab.virtio.Buffer;
 import guestlab.virtio.DescriptorChain;
 import guestlab.virtio.RingFault;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
@@ -49,7 +49,14 @@ class BlockRequestTest {
     }
 
     private BlockRequest parse(List<Buffer> readable, List<Buffer> writable) throws RingFault {
-        return BlockRequest.parse(mem, new DescriptorChain(3, 0, readable, writable, 0));
+        return new BlockRequest.Parser().parse(mem, new DescriptorChain(3, 0, readable, writable, 0));
+    }
+
+    /** The pieces a request's data would be read into or written from, as {count, total bytes}. */
+    private static List<Long> pieces(BlockRequest.DataRequest r) {
+        IoVector v = new IoVector();
+        r.gather(v);
+        return List.of((long) v.count(), v.length());
     }
 
     private RingFault malformed(List<Buffer> readable, List<Buffer> writable) {
@@ -61,14 +68,14 @@ class BlockRequestTest {
     @Test
     void aReadIsItsSectorTheWritableDataAndTheStatusByteAfterIt() throws RingFault {
         Buffer a = room(512), b = room(1024), status = room(1);
-        List<Buffer> writable = List.of(a, b, status);
-        var r = assertInstanceOf(BlockRequest.Read.class, parse(List.of(put(header(T_IN, 42))), writable));
+        DescriptorChain chain = new DescriptorChain(3, 0, List.of(put(header(T_IN, 42))), List.of(a, b, status), 0);
+        var r = assertInstanceOf(BlockRequest.Read.class, new BlockRequest.Parser().parse(mem, chain));
         assertEquals(42, r.sector());
         assertEquals(1536, r.length());
         assertEquals(0, r.offset());
-        assertSame(writable, r.buffers(), "a view of the chain's list, not a copy");
+        assertSame(chain.writable(), r.buffers(), "the chain's own buffers, not a copy");
         assertEquals(status.addr(), r.statusAddr());
-        assertEquals(List.of(512L, 1024L), r.slices().stream().map(MemorySegment::byteSize).toList());
+        assertEquals(List.of(2L, 1536L), pieces(r), "two pieces, the status byte not among them");
     }
 
     @Test
@@ -77,7 +84,7 @@ class BlockRequestTest {
         var r = assertInstanceOf(BlockRequest.Read.class, parse(List.of(put(header(T_IN, 0))), List.of(dataAndStatus)));
         assertEquals(512, r.length());
         assertEquals(dataAndStatus.addr() + 512, r.statusAddr());
-        assertEquals(List.of(512L), r.slices().stream().map(MemorySegment::byteSize).toList());
+        assertEquals(List.of(1L, 512L), pieces(r));
     }
 
     @Test
@@ -96,7 +103,7 @@ class BlockRequestTest {
         w.read(0, data, 0, data.length);
         assertArrayEquals(first, Arrays.copyOf(data, 512));
         assertArrayEquals(second, Arrays.copyOfRange(data, 512, 1536));
-        assertEquals(List.of(512L, 1024L), w.slices().stream().map(MemorySegment::byteSize).toList());
+        assertEquals(List.of(2L, 1536L), pieces(w), "the data past the header, in two pieces");
         assertThrows(IndexOutOfBoundsException.class, () -> w.read(1535, new byte[2], 0, 2), "not past the data");
     }
 
@@ -107,6 +114,32 @@ class BlockRequestTest {
                 List.of(put(Arrays.copyOf(h, 8)), put(Arrays.copyOfRange(h, 8, 16)), put(new byte[512])), List.of(room(1))));
         assertEquals(0x0102030405060708L, w.sector());
         assertEquals(512, w.length());
+        var odd = assertInstanceOf(BlockRequest.Write.class, parse(List.of(put(Arrays.copyOf(h, 5)), room(0),
+                put(Arrays.copyOfRange(h, 5, 16)), put(new byte[512])), List.of(room(1))));
+        assertEquals(0x0102030405060708L, odd.sector(), "an empty descriptor in the header is no byte of it");
+    }
+
+    @Test
+    void aParserRefillsItsRequestsAndALaterOneShowsNothingOfAnEarlierOne() throws RingFault {
+        BlockRequest.Parser parser = new BlockRequest.Parser();
+        Buffer status = room(1);
+        var first = assertInstanceOf(BlockRequest.Write.class, parser.parse(mem,
+                new DescriptorChain(0, 0, List.of(put(header(T_OUT, 7)), put(filled(1024, 1))), List.of(status), 0)));
+        assertEquals(1024, first.length());
+        byte[] data = filled(512, 2);
+        var second = assertInstanceOf(BlockRequest.Write.class, parser.parse(mem,
+                new DescriptorChain(1, 1, List.of(put(header(T_OUT, 9)), put(data)), List.of(status), 0)));
+        assertSame(first, second, "one request object per type and parser");
+        assertEquals(9, second.sector());
+        assertEquals(512, second.length());
+        byte[] got = new byte[512];
+        second.read(0, got, 0, got.length);
+        assertArrayEquals(data, got);
+        assertThrows(IndexOutOfBoundsException.class, () -> second.read(512, new byte[1], 0, 1), "nothing of the longer data before");
+        assertEquals(List.of(1L, 512L), pieces(second));
+        var flush = assertInstanceOf(BlockRequest.Flush.class, parser.parse(mem,
+                new DescriptorChain(2, 2, List.of(put(header(T_FLUSH, 0))), List.of(status), 0)));
+        assertEquals(status.addr(), flush.statusAddr());
     }
 
     @Test
@@ -117,8 +150,12 @@ class BlockRequestTest {
 
     @Test
     void dataThatIsNotWholeSectorsIsMisaligned() throws RingFault {
-        var out = assertInstanceOf(BlockRequest.Misaligned.class, parse(List.of(put(header(T_OUT, 5)), put(new byte[100])), List.of(room(1))));
-        assertEquals(new BlockRequest.Misaligned(T_OUT, 5, 100, out.statusAddr()), out);
+        Buffer status = room(1);
+        var out = assertInstanceOf(BlockRequest.Misaligned.class, parse(List.of(put(header(T_OUT, 5)), put(new byte[100])), List.of(status)));
+        assertEquals(T_OUT, out.type());
+        assertEquals(5, out.sector());
+        assertEquals(100, out.length());
+        assertEquals(status.addr(), out.statusAddr());
         var in = assertInstanceOf(BlockRequest.Misaligned.class, parse(List.of(put(header(T_IN, 5))), List.of(room(600))));
         assertEquals(T_IN, in.type());
         assertEquals(599, in.length());
@@ -127,13 +164,16 @@ class BlockRequestTest {
     @Test
     void flushGetIdAndUnknownTypes() throws RingFault {
         Buffer status = room(1);
-        assertEquals(new BlockRequest.Flush(status.addr()), parse(List.of(put(header(T_FLUSH, 0))), List.of(status)));
+        assertEquals(status.addr(), assertInstanceOf(BlockRequest.Flush.class, parse(List.of(put(header(T_FLUSH, 0))), List.of(status)))
+                .statusAddr());
         Buffer id = room(ID_BYTES);
         var g = assertInstanceOf(BlockRequest.GetId.class, parse(List.of(put(header(T_GET_ID, 0))), List.of(id, status)));
         assertEquals(ID_BYTES, g.length());
         assertEquals(status.addr(), g.statusAddr());
-        assertEquals(new BlockRequest.Unsupported(13, status.addr()), parse(List.of(put(header(13, 0))), List.of(status)),
+        var unknown = assertInstanceOf(BlockRequest.Unsupported.class, parse(List.of(put(header(13, 0))), List.of(status)),
                 "WRITE_ZEROES is not a type this parser knows");
+        assertEquals(13, unknown.type());
+        assertEquals(status.addr(), unknown.statusAddr());
     }
 
     @Test
