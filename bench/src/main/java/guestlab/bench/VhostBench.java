@@ -74,7 +74,7 @@ public final class VhostBench {
             case "qsd aio=threads" -> BackEndProcess.qemuStorageDaemon(image, sock, 2, "threads", log);
             default -> BackEndProcess.qemuStorageDaemon(image, sock, 2, "io_uring", log);
         };
-        try (BlockLoad load = BlockLoad.connect(sock, 2)) {
+        try (BlockLoad load = connect(sock, p)) {
             // Not counted: a JVM back-end compiles its hot path in its first few thousand requests.
             load.run(Pattern.RANDOM_READ, SMALL, 8, QD32_REQUESTS, 2);
             load.run(Pattern.RANDOM_WRITE, SMALL, 8, QD1_REQUESTS, 2);
@@ -97,6 +97,21 @@ public final class VhostBench {
         } finally {
             p.destroy();
             p.waitFor();
+        }
+    }
+
+    /**
+     * Connects to the back-end {@code p} just started: its socket file exists from bind(2) on,
+     * a moment before it listens, so a refused connection is tried again while it lives.
+     */
+    private static BlockLoad connect(Path sock, Process p) throws Exception {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return BlockLoad.connect(sock, 2);
+            } catch (java.io.IOException e) {
+                if (attempt == 40 || !p.isAlive()) throw e;
+                Thread.sleep(50);
+            }
         }
     }
 
@@ -126,16 +141,17 @@ public final class VhostBench {
         List<String> columns = new ArrayList<>(BACK_ENDS);
         columns.add(DIRECT);
         System.out.printf("%-24s", "");
-        for (String c : columns) System.out.printf(" %17s", c);
-        System.out.printf(" %13s %13s %13s%n", "g/threads", "g/io_uring", "g/direct");
+        for (String c : columns) System.out.printf(" %27s", c);
+        System.out.printf(" %10s %10s %10s%n", "g/threads", "g/io_uring", "g/direct");
         for (String figure : results.get("guestlab").keySet()) {
             System.out.printf("%-24s", figure);
             for (String c : columns) {
                 List<Double> v = results.get(c).get(figure);
-                System.out.printf(" %17s", v == null ? "-" : String.format("%.1f", BlockBench.median(v)));
+                System.out.printf(" %27s", v == null ? "-" : String.format("%.1f [%.1f-%.1f]", BlockBench.median(v),
+                        quantile(v, 0.25), quantile(v, 0.75)));
             }
             for (String peer : List.of("qsd aio=threads", "qsd aio=io_uring", DIRECT)) {
-                System.out.printf(" %13s", ratio(results, figure, peer));
+                System.out.printf(" %10s", ratio(results, figure, peer));
             }
             System.out.println();
         }
@@ -145,7 +161,17 @@ public final class VhostBench {
                     BlockBench.median(results.get("guestlab").get("4K " + op + " QD32 IOPS"))
                             / BlockBench.median(results.get(DIRECT).get("4K " + op + " QD1 IOPS")));
         }
-        System.out.println("For latencies and CPU lower is better; for the rest higher. Ratios: guestlab's median over the peer's.");
+        System.out.println("Medians [interquartile range] of the rounds. For latencies and CPU lower is better; for the rest higher."
+                + " Ratios: guestlab's median over the peer's.");
+    }
+
+    /** The {@code q} quantile of {@code xs}, interpolated between the two nearest rounds. */
+    private static double quantile(List<Double> xs, double q) {
+        List<Double> s = new ArrayList<>(xs);
+        s.sort(null);
+        double at = q * (s.size() - 1);
+        int lo = (int) Math.floor(at), hi = (int) Math.ceil(at);
+        return s.get(lo) + (s.get(hi) - s.get(lo)) * (at - lo);
     }
 
     private static String ratio(Map<String, Map<String, List<Double>>> results, String figure, String peer) {
