@@ -134,9 +134,14 @@ public final class DebianKit {
         KitLock.Package kernel = b.manifest().kernelPackage();
         Path busybox = debs.resolve(b.manifest().busyboxPackage().debFileName());
         AptFetcher system = new AptFetcher();
-        ExtendedInitramfs.Closure closure = lock != null ? new LockedPackages(lock, lockName, debs, apt, progress)::closure
+        ExtendedInitramfs.Closure closure = lock != null ? lockedPackages()::closure
                 : names -> system.closure(names, kernel.architecture());
         return new ExtendedInitramfs(b.kit(), b.dir(), debs.resolve(kernel.debFileName()), busybox, closure, debs, system, progress);
+    }
+
+    /** The guest packages the lock pins, or null without a lock. */
+    public LockedPackages lockedPackages() {
+        return lock == null ? null : new LockedPackages(lock, lockName, debs, apt, progress);
     }
 
     /**
@@ -144,7 +149,7 @@ public final class DebianKit {
      * the lock's sha256; nothing without a lock or when it pins none.
      */
     public synchronized void verifyGuestPackages() throws IOException {
-        if (lock != null) new LockedPackages(lock, lockName, debs, apt, progress).verifyAll();
+        if (lock != null) lockedPackages().verifyAll();
     }
 
     /**

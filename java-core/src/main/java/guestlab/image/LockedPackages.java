@@ -24,6 +24,10 @@ import java.util.function.Consumer;
  * an exact pinned version the cache lacks, and every .deb is checked against the lock's sha256.
  * Version constraints are not checked again: apt met them all at once when it resolved the
  * pinned set.
+ *
+ * <p>A Debian root disk is built by mmdebstrap, which resolves and fetches for itself, so its
+ * packages are checked, not pinned: the ones the lock pins must be in the image at the pinned
+ * versions ({@link #checkRootDisk}).
  */
 public final class LockedPackages {
     private final Map<String, KitLock.Package> pinned = new HashMap<>();
@@ -78,12 +82,7 @@ public final class LockedPackages {
      * @throws IOException a .deb that cannot be had, or whose sha256 is not the lock's
      */
     public List<DebPackage> closure(List<String> packages) throws IOException {
-        List<String> unpinned = packages.stream().filter(p -> !pinned.containsKey(p)).toList();
-        if (!unpinned.isEmpty()) {
-            throw new IllegalArgumentException("kit lock " + lockName + " does not pin " + String.join(", ", unpinned)
-                    + (order.isEmpty() ? " (it pins no guest packages)" : "") + ": re-run ./guestlab kit lock " + lockName
-                    + " --packages " + String.join(",", packages) + " (with every package your guests ask for)");
-        }
+        requirePinned(packages);
         Set<String> reached = new LinkedHashSet<>();
         Deque<String> todo = new ArrayDeque<>(packages);
         if (pinned.containsKey(AptFetcher.USR_IS_MERGED)) todo.add(AptFetcher.USR_IS_MERGED);
@@ -98,6 +97,40 @@ public final class LockedPackages {
             }
         }
         return order.stream().filter(p -> reached.contains(p.name())).map(KitLock.Package::deb).toList();
+    }
+
+    /**
+     * Refuses {@code packages} (a guest's {@code :packages}, or its root disk's) unless the lock pins
+     * every one, saying how to write a lock that does.
+     */
+    public void requirePinned(List<String> packages) {
+        List<String> unpinned = packages.stream().filter(p -> !pinned.containsKey(p)).toList();
+        if (!unpinned.isEmpty()) {
+            throw new IllegalArgumentException("kit lock " + lockName + " does not pin " + String.join(", ", unpinned)
+                    + (order.isEmpty() ? " (it pins no guest packages)" : "") + ": re-run ./guestlab kit lock " + lockName
+                    + " --packages " + String.join(",", packages) + " (with every package your guests ask for)");
+        }
+    }
+
+    /**
+     * Refuses a Debian root disk holding a package the lock pins at another version or
+     * architecture. {@code installed}: the disk's packages.txt lines ("name version arch"), read from
+     * {@code packagesTxt}. Its packages the lock does not pin (most of minbase) are not checked.
+     */
+    public void checkRootDisk(List<String> installed, Path packagesTxt) {
+        List<String> differ = new ArrayList<>();
+        for (String line : installed) {
+            String[] f = line.split(" ");
+            KitLock.Package p = pinned.get(f[0]);
+            if (p != null && !(f.length == 3 && f[1].equals(p.version()) && f[2].equals(p.architecture()))) {
+                differ.add(line + " where the lock pins " + p.version() + " " + p.architecture());
+            }
+        }
+        if (!differ.isEmpty()) {
+            throw new IllegalArgumentException("kit lock " + lockName + ": the root disk (" + packagesTxt + ") has "
+                    + String.join("; ", differ) + " (it was built from other versions than the lock pins: give the guest a "
+                    + "lock written with ./guestlab kit lock --packages ... on the day the disk was built, or boot it without :kit)");
+        }
     }
 
     /** Fetches (if the cache lacks it) and checks every pinned .deb, as {@code ./guestlab kit check} does. */

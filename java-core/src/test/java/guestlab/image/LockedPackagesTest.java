@@ -14,7 +14,8 @@ import static org.junit.jupiter.api.Assertions.*;
 /**
  * Guest packages pinned by the system's apt into a lock (the real .debs, in the user's cache), then
  * resolved from the lock alone: the same closure apt gives, for the whole set and for part of it;
- * a package the lock does not pin, and a .deb that is not the pinned one, are refused.
+ * a package the lock does not pin, a .deb that is not the pinned one, and a root disk holding a
+ * pinned package at another version, are refused.
  */
 class LockedPackagesTest {
     static final AptFetcher APT = new AptFetcher();
@@ -69,5 +70,21 @@ class LockedPackagesTest {
         Path deb = RealKit.debs().resolve(libc.debFileName());
         assertEquals("kit lock k.edn: " + libc.debFileName() + " has sha256 " + libc.sha256() + ", the lock says " + wrong
                 + " (not the package the lock names; delete " + deb + " to download it again)", e.getMessage());
+    }
+
+    @Test
+    void aRootDiskWithAPinnedPackageAtAnotherVersionIsRefused() {
+        KitLock.Package libc = lock.guestPackages().stream().filter(p -> p.name().equals("libc6")).findFirst().orElseThrow();
+        Path txt = Path.of("/cache/rootfs/bookworm-amd64-0123/packages.txt");
+        LockedPackages locked = locked(lock);
+        locked.checkRootDisk(List.of("apt 2.6.2 amd64", "libc6 " + libc.version() + " amd64"), txt);
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> locked.checkRootDisk(List.of("apt 2.6.2 amd64", "libc6 2.36-9+deb12u99 amd64"), txt));
+        assertEquals("kit lock k.edn: the root disk (" + txt + ") has libc6 2.36-9+deb12u99 amd64 where the lock pins "
+                + libc.version() + " amd64 (it was built from other versions than the lock pins: give the guest a lock written "
+                + "with ./guestlab kit lock --packages ... on the day the disk was built, or boot it without :kit)", e.getMessage());
+        var unpinned = assertThrows(IllegalArgumentException.class, () -> locked.requirePinned(List.of("fio", "iperf3")));
+        assertEquals("kit lock k.edn does not pin iperf3: re-run ./guestlab kit lock k.edn --packages fio,iperf3 "
+                + "(with every package your guests ask for)", unpinned.getMessage());
     }
 }
