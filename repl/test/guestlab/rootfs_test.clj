@@ -69,6 +69,16 @@
                                       :devices [[:console] [:block {:rootfs {:release "bookworm" :packages ["e2fsprog"]} :ephemeral true}]]}))))
           (is (= [] (g/guests)))))))
 
+(deftest a-root-disk-asking-for-a-package-its-kit-lock-does-not-pin-is-refused-before-anything-is-built
+  (let [lock (io/file (temp-dir) "guestlab-kit.edn")
+        kit (DebianKit. (DebianKit/defaultCache) (reify java.util.function.Consumer (accept [_ _])))]
+    (.write (.manifest kit) (.toPath lock))
+    (is (= (str "kit lock " lock " does not pin fio (it pins no guest packages): re-run ./guestlab kit lock " lock
+                " --packages fio (with every package your guests ask for)")
+           (message #(g/start! {:name "pinned" :engine :qemu :kit (str lock)
+                                :devices [[:console] [:block {:rootfs {:release "bookworm" :packages ["fio"]} :ephemeral true}]]}))))
+    (is (= [] (g/guests)))))
+
 (defn- host-tool [name]
   (some #(let [f (io/file % name)] (when (.canExecute f) (str f))) ["/usr/sbin" "/sbin" "/usr/bin"]))
 

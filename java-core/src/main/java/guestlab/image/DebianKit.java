@@ -126,11 +126,41 @@ public final class DebianKit {
         return built().manifest().kernelPackage().architecture();
     }
 
+    /**
+     * The kit's initramfs extender. Without a lock, a guest's packages are what apt resolves today
+     * for the kernel's architecture; with one, only what the lock pins ({@link LockedPackages}).
+     */
     private ExtendedInitramfs extended(Built b) {
         KitLock.Package kernel = b.manifest().kernelPackage();
         Path busybox = debs.resolve(b.manifest().busyboxPackage().debFileName());
-        return new ExtendedInitramfs(b.kit(), b.dir(), debs.resolve(kernel.debFileName()), busybox, kernel.architecture(), debs,
-                new AptFetcher(), progress);
+        AptFetcher system = new AptFetcher();
+        ExtendedInitramfs.Closure closure = lock != null ? lockedPackages()::closure
+                : names -> system.closure(names, kernel.architecture());
+        return new ExtendedInitramfs(b.kit(), b.dir(), debs.resolve(kernel.debFileName()), busybox, closure, debs, system, progress);
+    }
+
+    /** The guest packages the lock pins, or null without a lock. */
+    public LockedPackages lockedPackages() {
+        return lock == null ? null : new LockedPackages(lock, lockName, debs, apt, progress);
+    }
+
+    /**
+     * The guest packages the lock pins, each fetched if the cache lacks it and checked against
+     * the lock's sha256; nothing without a lock or when it pins none.
+     */
+    public synchronized void verifyGuestPackages() throws IOException {
+        if (lock != null) lockedPackages().verifyAll();
+    }
+
+    /**
+     * As {@link #rebuiltManifest()}, pinning also {@code guestPackages} and everything they depend
+     * on, resolved by the system's apt for the kernel's architecture and downloaded into the cache.
+     */
+    public synchronized KitLock rebuiltManifest(List<String> guestPackages) throws IOException {
+        KitLock kit = rebuiltManifest();
+        if (guestPackages.isEmpty()) return kit;
+        return kit.withGuestPackages(LockedPackages.pin(guestPackages, kit.kernelPackage().architecture(), debs, new AptFetcher(),
+                progress));
     }
 
     /**

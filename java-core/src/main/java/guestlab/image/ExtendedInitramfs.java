@@ -25,7 +25,8 @@ import java.util.function.Consumer;
  * <p>Built once and kept in the kit's directory under {@code extended/}, named by what went in
  * (the module files in load order and the exact package versions), so a second guest with the
  * same modules and packages boots the same file without building it again; the .debs are kept
- * with the kit's in the cache's {@code debs} directory. Names are checked before anything is
+ * with the kit's in the cache's {@code debs} directory. Which packages a name brings is a
+ * {@link Closure}'s answer: apt's today, or a kit lock's ({@link LockedPackages}). Names are checked before anything is
  * downloaded or built: a module the kernel does not have, or a package apt does not know, is
  * refused with the names near it.
  */
@@ -81,26 +82,32 @@ public final class ExtendedInitramfs {
             exec switch_root /newroot /sbin/guestlab-init
             """.formatted(ROOT_PARAMETER);
 
+    /** The packages a guest's {@code :packages} bring: each, and everything it depends on. */
+    public interface Closure {
+        List<DebPackage> of(List<String> packages) throws IOException;
+    }
+
     private final GuestKit kit;
     private final Path kitDir;
     private final Path kernelDeb;
     private final Path busyboxDeb;
-    private final String architecture;
+    private final Closure closure;
     private final Path debs;
     private final AptFetcher apt;
     private final Consumer<String> progress;
 
     /**
-     * For {@code kit}, built in {@code kitDir} from {@code kernelDeb} and {@code busyboxDeb} (for
-     * {@code architecture}); packages are fetched into {@code debs} with {@code apt}.
+     * For {@code kit}, built in {@code kitDir} from {@code kernelDeb} and {@code busyboxDeb};
+     * packages are resolved by {@code closure}, and those the cache {@code debs} lacks fetched
+     * with {@code apt}.
      */
-    public ExtendedInitramfs(GuestKit kit, Path kitDir, Path kernelDeb, Path busyboxDeb, String architecture, Path debs,
+    public ExtendedInitramfs(GuestKit kit, Path kitDir, Path kernelDeb, Path busyboxDeb, Closure closure, Path debs,
                              AptFetcher apt, Consumer<String> progress) {
         this.kit = kit;
         this.kitDir = kitDir;
         this.kernelDeb = kernelDeb;
         this.busyboxDeb = busyboxDeb;
-        this.architecture = architecture;
+        this.closure = closure;
         this.debs = debs;
         this.apt = apt;
         this.progress = progress;
@@ -135,7 +142,7 @@ public final class ExtendedInitramfs {
         List<String> wanted = new ArrayList<>(DebianKit.MODULES);
         wanted.addAll(modules);
         List<String> moduleFiles = index.loadOrder(wanted);
-        List<DebPackage> closure = packages.isEmpty() ? List.of() : apt.closure(packages, architecture);
+        List<DebPackage> closure = packages.isEmpty() ? List.of() : this.closure.of(packages);
 
         Path dir = kitDir.resolve("extended").resolve(key(moduleFiles, closure, rootDisk));
         Path initrd = dir.resolve(DebianKit.INITRAMFS);

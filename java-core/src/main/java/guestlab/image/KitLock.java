@@ -24,14 +24,21 @@ import java.util.regex.Pattern;
  *             {:name "busybox-static" :version "1:1.35.0-4+deb12u1+b1" :architecture "amd64" :sha256 "..."}]
  *  :kernel-version "6.1.0-50-amd64"
  *  :kernel-sha256 "..."
- *  :initramfs-sha256 "..."}
+ *  :initramfs-sha256 "..."
+ *  :guest-packages [{:name "e2fsprogs" :version "1.47.0-2+b2" :architecture "amd64" :sha256 "..."} ...]}
  * </pre>
+ *
+ * <p>{@code :guest-packages} is optional (locks written before it, or by {@code ./guestlab kit lock}
+ * without {@code --packages}, have none): the Debian packages a guest's {@code :packages} may ask
+ * for, each with everything it depends on, as apt resolved them when the lock was written
+ * ({@link LockedPackages}).
  *
  * Read by a small strict reader for this shape (maps, vectors, strings, keywords, integers,
  * comments): the launcher, {@code ./guestlab kit} and the Java tests read locks without a Clojure
  * runtime, and a reader that knows the shape names the key at fault.
  */
-public record KitLock(List<Package> packages, String kernelVersion, String kernelSha256, String initramfsSha256) {
+public record KitLock(List<Package> packages, String kernelVersion, String kernelSha256, String initramfsSha256,
+                      List<Package> guestPackages) {
     /** The format this guestlab writes and reads. */
     public static final int FORMAT = 1;
     /** Where {@code ./guestlab kit lock} writes when given no file. */
@@ -91,6 +98,19 @@ public record KitLock(List<Package> packages, String kernelVersion, String kerne
                 ":kernel-sha256 " + show(kernelSha256) + " is not 64 lower-case hex digits");
         check(initramfsSha256 != null && SHA256.matcher(initramfsSha256).matches(),
                 ":initramfs-sha256 " + show(initramfsSha256) + " is not 64 lower-case hex digits");
+        guestPackages = List.copyOf(guestPackages);
+        check(guestPackages.stream().map(Package::name).distinct().count() == guestPackages.size(),
+                ":guest-packages names a package more than once");
+    }
+
+    /** A lock of the kit alone, pinning no guest packages. */
+    public KitLock(List<Package> packages, String kernelVersion, String kernelSha256, String initramfsSha256) {
+        this(packages, kernelVersion, kernelSha256, initramfsSha256, List.of());
+    }
+
+    /** This lock, pinning {@code guest} as its guest packages (in place of any it had). */
+    public KitLock withGuestPackages(List<Package> guest) {
+        return new KitLock(packages, kernelVersion, kernelSha256, initramfsSha256, guest);
     }
 
     public Package kernelPackage() {
@@ -109,19 +129,31 @@ public record KitLock(List<Package> packages, String kernelVersion, String kerne
         b.append(";; guestlab kit lock: the exact Debian packages of the guest kit, and what guestlab builds from them.\n");
         b.append(";; Written by ./guestlab kit lock; a guest spec names it as :kit \"guestlab-kit.edn\".\n");
         b.append("{:kit-format ").append(FORMAT).append('\n');
-        b.append(" :packages [");
-        for (int i = 0; i < packages.size(); i++) {
-            Package p = packages.get(i);
-            if (i > 0) b.append("\n            ");
-            b.append("{:name ").append(quote(p.name())).append(" :version ").append(quote(p.version()))
-                    .append(" :architecture ").append(quote(p.architecture())).append("\n             :sha256 ")
-                    .append(quote(p.sha256())).append('}');
-        }
-        b.append("]\n");
+        b.append(" :packages ");
+        vector(b, packages, " ".repeat(" :packages [".length()));
+        b.append('\n');
         b.append(" :kernel-version ").append(quote(kernelVersion)).append('\n');
         b.append(" :kernel-sha256 ").append(quote(kernelSha256)).append('\n');
-        b.append(" :initramfs-sha256 ").append(quote(initramfsSha256)).append("}\n");
+        b.append(" :initramfs-sha256 ").append(quote(initramfsSha256));
+        if (!guestPackages.isEmpty()) {
+            b.append("\n :guest-packages ");
+            vector(b, guestPackages, " ".repeat(" :guest-packages [".length()));
+        }
+        b.append("}\n");
         return b.toString();
+    }
+
+    /** A vector of package maps, one to a line pair, each line after the first indented by {@code indent}. */
+    private static void vector(StringBuilder b, List<Package> pkgs, String indent) {
+        b.append('[');
+        for (int i = 0; i < pkgs.size(); i++) {
+            Package p = pkgs.get(i);
+            if (i > 0) b.append('\n').append(indent);
+            b.append("{:name ").append(quote(p.name())).append(" :version ").append(quote(p.version()))
+                    .append(" :architecture ").append(quote(p.architecture())).append('\n').append(indent).append(" :sha256 ")
+                    .append(quote(p.sha256())).append('}');
+        }
+        b.append(']');
     }
 
     /** Writes the lock to {@code file} atomically (a temp file beside it, renamed). */
@@ -167,23 +199,30 @@ public record KitLock(List<Package> packages, String kernelVersion, String kerne
             Object top = r.read();
             r.end();
             Map<String, Object> m = map(top, "the lock");
-            keys(m, Set.of("kit-format", "packages", "kernel-version", "kernel-sha256", "initramfs-sha256"), "the lock");
+            keys(m, Set.of("kit-format", "packages", "kernel-version", "kernel-sha256", "initramfs-sha256"), Set.of("guest-packages"),
+                    "the lock");
             Object format = m.get("kit-format");
             check(format instanceof Long, ":kit-format must be an integer, not " + show(format));
             check((Long) format <= FORMAT, "it is kit format " + format + ", written by a newer guestlab; this one reads format "
                     + FORMAT);
             check((Long) format == FORMAT, "kit format " + format + " is not one guestlab reads (it reads " + FORMAT + ")");
-            check(m.get("packages") instanceof List<?>, ":packages must be a vector of package maps");
-            List<Package> pkgs = new ArrayList<>();
-            for (Object o : (List<?>) m.get("packages")) {
-                Map<String, Object> p = map(o, "a package");
-                keys(p, Set.of("name", "version", "architecture", "sha256"), "package " + show(p.get("name")));
-                pkgs.add(new Package(string(p, "name"), string(p, "version"), string(p, "architecture"), string(p, "sha256")));
-            }
-            return new KitLock(pkgs, string(m, "kernel-version"), string(m, "kernel-sha256"), string(m, "initramfs-sha256"));
+            List<Package> guest = m.containsKey("guest-packages") ? packages(m, "guest-packages") : List.of();
+            return new KitLock(packages(m, "packages"), string(m, "kernel-version"), string(m, "kernel-sha256"),
+                    string(m, "initramfs-sha256"), guest);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("kit lock " + where + ": " + e.getMessage(), e);
         }
+    }
+
+    private static List<Package> packages(Map<String, Object> m, String key) {
+        check(m.get(key) instanceof List<?>, ":" + key + " must be a vector of package maps");
+        List<Package> pkgs = new ArrayList<>();
+        for (Object o : (List<?>) m.get(key)) {
+            Map<String, Object> p = map(o, "a package");
+            keys(p, Set.of("name", "version", "architecture", "sha256"), Set.of(), "package " + show(p.get("name")));
+            pkgs.add(new Package(string(p, "name"), string(p, "version"), string(p, "architecture"), string(p, "sha256")));
+        }
+        return pkgs;
     }
 
     @SuppressWarnings("unchecked")
@@ -192,10 +231,11 @@ public record KitLock(List<Package> packages, String kernelVersion, String kerne
         return (Map<String, Object>) o;
     }
 
-    private static void keys(Map<String, Object> m, Set<String> want, String what) {
+    /** {@code m} has every key of {@code want}, and no key outside {@code want} and {@code optional}. */
+    private static void keys(Map<String, Object> m, Set<String> want, Set<String> optional, String what) {
         for (String k : m.keySet()) {
-            check(want.contains(k), what + " has an unknown key :" + k + " (its keys: "
-                    + want.stream().sorted().map(s -> ":" + s).toList() + ")");
+            check(want.contains(k) || optional.contains(k), what + " has an unknown key :" + k + " (its keys: "
+                    + java.util.stream.Stream.concat(want.stream(), optional.stream()).sorted().map(s -> ":" + s).toList() + ")");
         }
         for (String k : want.stream().sorted().toList()) check(m.containsKey(k), what + " has no :" + k);
     }

@@ -16,7 +16,8 @@ import java.util.List;
  * the kit a lock names, fetched and verified without booting it.
  */
 public final class KitMain {
-    static final String USAGE = "usage: ./guestlab kit [lock [FILE] | check [FILE]]   (FILE: " + KitLock.DEFAULT_FILE + ")";
+    static final String USAGE = "usage: ./guestlab kit [lock [FILE] [--packages P,Q,...] | check [FILE]]   (FILE: "
+            + KitLock.DEFAULT_FILE + ")";
 
     private KitMain() {}
 
@@ -29,13 +30,21 @@ public final class KitMain {
      * working directory. Progress and errors go to {@code err}, the kit to {@code out}.
      */
     static int run(String[] args, Path cache, Apt apt, PrintStream out, PrintStream err) {
-        String verb = args.length == 0 ? "show" : args[0];
-        if (args.length > 2 || (args.length == 2 && verb.equals("show"))
-                || !List.of("show", "lock", "check").contains(verb)) {
+        List<String> rest = new ArrayList<>(List.of(args));
+        List<String> packages = List.of();
+        int flag = rest.indexOf("--packages");
+        if (flag >= 0 && flag + 1 < rest.size()) {
+            packages = List.of(rest.get(flag + 1).split(","));
+            rest.subList(flag, flag + 2).clear();
+        }
+        String verb = rest.isEmpty() ? "show" : rest.get(0);
+        if (rest.size() > 2 || (rest.size() == 2 && verb.equals("show")) || !List.of("show", "lock", "check").contains(verb)
+                || rest.contains("--packages") || (!packages.isEmpty() && !verb.equals("lock"))
+                || packages.stream().anyMatch(String::isEmpty)) {
             err.println("guestlab: " + USAGE);
             return 2;
         }
-        String file = args.length == 2 ? args[1] : KitLock.DEFAULT_FILE;
+        String file = rest.size() == 2 ? rest.get(1) : KitLock.DEFAULT_FILE;
         try {
             switch (verb) {
                 case "show" -> {
@@ -46,7 +55,7 @@ public final class KitMain {
                 }
                 case "lock" -> {
                     DebianKit kit = new DebianKit(cache, apt, line -> err.println("guestlab: " + line));
-                    KitLock lock = kit.rebuiltManifest();
+                    KitLock lock = kit.rebuiltManifest(packages);
                     lock.write(Path.of(file));
                     table(out, lock, kit.directory());
                     out.println("wrote " + file + "; a guest spec boots exactly this kit with :kit \"" + file + "\"");
@@ -55,6 +64,7 @@ public final class KitMain {
                     KitLock lock = KitLock.read(Path.of(file));
                     DebianKit kit = DebianKit.locked(cache, lock, file, apt, line -> err.println("guestlab: " + line));
                     kit.get();
+                    kit.verifyGuestPackages();
                     out.println("the guest kit " + file + " names: every sha256 matches, and it is in the cache");
                     table(out, lock, kit.directory());
                 }
@@ -66,7 +76,10 @@ public final class KitMain {
         }
     }
 
-    /** The kit as a short table: its packages, then what guestlab built from them, then where. */
+    /**
+     * The kit as a short table: its packages, then what guestlab built from them, then the guest
+     * packages it pins, then where.
+     */
     static void table(PrintStream out, KitLock kit, Path dir) {
         List<String[]> rows = new ArrayList<>();
         rows.add(new String[] {"package", "version", "arch", "sha256"});
@@ -74,6 +87,8 @@ public final class KitMain {
         rows.add(new String[] {"built from them:", "", "", ""});
         rows.add(new String[] {"vmlinuz", kit.kernelVersion(), "", kit.kernelSha256()});
         rows.add(new String[] {"initramfs.cpio", "", "", kit.initramfsSha256()});
+        if (!kit.guestPackages().isEmpty()) rows.add(new String[] {"for :packages:", "", "", ""});
+        for (KitLock.Package p : kit.guestPackages()) rows.add(new String[] {p.name(), p.version(), p.architecture(), p.sha256()});
         int[] w = new int[4];
         for (String[] r : rows) for (int i = 0; i < 3; i++) w[i] = Math.max(w[i], r[i].length());
         for (String[] r : rows) {

@@ -167,7 +167,7 @@ public final class Launcher implements AutoCloseable {
             case "qemu" -> {
                 Accelerator accel = accelerator();
                 GuestKit kit = kitFor(spec);
-                GuestSpec booted = RootDiskSetup.hasRootDisk(spec) ? rootDisks.resolve(spec, debianKit(spec).architecture()) : spec;
+                GuestSpec booted = RootDiskSetup.hasRootDisk(spec) ? rootDisks.resolve(spec, debianKit(spec)) : spec;
                 progress.booting(booted.name(), booted.kernel() != null ? kit.kernelVersion() : "Debian " + kit.kernelVersion(),
                         accel.name().toUpperCase(java.util.Locale.ROOT));
                 long t0 = System.nanoTime();

@@ -3,7 +3,9 @@ package guestlab.launcher;
 import guestlab.engine.DeviceSpec;
 import guestlab.engine.GuestSpec;
 import guestlab.image.AptFetcher;
+import guestlab.image.DebianKit;
 import guestlab.image.ImageCopy;
+import guestlab.image.LockedPackages;
 import guestlab.image.RootDisk;
 
 import java.io.IOException;
@@ -39,16 +41,20 @@ final class RootDiskSetup {
      * The spec with its root disk's file set (building the image first if needed); the spec
      * itself if it has no root disk.
      *
-     * @param architecture the kit's (amd64): the root disk's packages must run on its kernel
+     * @param kit the guest's: the root disk's packages must run on its kernel's architecture
+     *     (amd64), and with a lock, the packages it asks for must be pinned and the image's
+     *     packages the lock pins must have the pinned versions ({@link LockedPackages})
      */
-    GuestSpec resolve(GuestSpec spec, String architecture) throws IOException {
+    GuestSpec resolve(GuestSpec spec, DebianKit kit) throws IOException {
         List<DeviceSpec> devices = new ArrayList<>();
-        for (DeviceSpec d : spec.devices()) devices.add(d.rootDisk() ? withImage(spec.name(), d, architecture) : d);
+        for (DeviceSpec d : spec.devices()) {
+            devices.add(d.rootDisk() ? withImage(spec.name(), d, kit.architecture(), kit.lockedPackages()) : d);
+        }
         return new GuestSpec(spec.name(), spec.engine(), spec.memoryBytes(), devices, spec.kernel(), spec.initrd(), spec.kit(),
                 spec.modules(), spec.packages());
     }
 
-    private DeviceSpec withImage(String guest, DeviceSpec d, String architecture) throws IOException {
+    private DeviceSpec withImage(String guest, DeviceSpec d, String architecture, LockedPackages pins) throws IOException {
         Map<?, ?> r = (Map<?, ?>) d.options().get(DeviceSpec.ROOTFS);
         String release = r.get("release") != null ? r.get("release").toString() : RootDisk.hostRelease();
         if (release == null) {
@@ -58,9 +64,12 @@ final class RootDiskSetup {
         List<String> packages = r.get("packages") == null ? List.of() : ((List<?>) r.get("packages")).stream().map(String::valueOf).toList();
         long size = r.get("size") == null ? 0 : ((Number) r.get("size")).longValue();
         RootDisk.Request request = new RootDisk.Request(release, architecture, packages, size);
+        if (pins != null) pins.requirePinned(packages);
         RootDisk.Image image = disks.image(request, req -> refuseUnknown(req));
+        Path packagesTxt = image.file().resolveSibling("packages.txt");
+        if (pins != null) pins.checkRootDisk(image.packages(), packagesTxt);
         say.accept("root disk: Debian " + release + " minbase" + requested(request, image) + ", " + image.packages().size()
-                + " packages in all (each with its version: " + image.file().resolveSibling("packages.txt") + ")");
+                + " packages in all (each with its version: " + packagesTxt + ")");
         if (d.options().get("file") == null) return d.with("file", image.file().toString());
         Path file = Path.of(d.options().get("file").toString());
         if (!Files.exists(file)) {

@@ -53,6 +53,30 @@ class KitLockTest {
                 """.formatted(A, B, C, D), lock().toEdn());
     }
 
+    static KitLock withGuestPackages() {
+        return lock().withGuestPackages(List.of(
+                new KitLock.Package("e2fsprogs", "1.47.0-2+b2", "amd64", A),
+                new KitLock.Package("libc6", "2.36-9+deb12u14", "amd64", B)));
+    }
+
+    @Test
+    void guestPackagesAreWrittenAfterTheKitAndReadBack() throws Exception {
+        String edn = withGuestPackages().toEdn();
+        assertTrue(edn.endsWith("""
+                 :initramfs-sha256 "%s"
+                 :guest-packages [{:name "e2fsprogs" :version "1.47.0-2+b2" :architecture "amd64"
+                                   :sha256 "%s"}
+                                  {:name "libc6" :version "2.36-9+deb12u14" :architecture "amd64"
+                                   :sha256 "%s"}]}
+                """.formatted(D, A, B)), edn);
+        Path f = dir.resolve("guestlab-kit.edn");
+        withGuestPackages().write(f);
+        assertEquals(withGuestPackages(), KitLock.read(f));
+        assertEquals(List.of(), lock().guestPackages(), "a lock without :guest-packages pins none");
+        assertEquals("kit lock k.edn: :guest-packages names a package more than once",
+                problem(edn.replace("\"libc6\"", "\"e2fsprogs\"")));
+    }
+
     @Test
     void aHandWrittenLockReads() {
         String edn = """
@@ -75,8 +99,8 @@ class KitLockTest {
     @Test
     void whatIsNotALockIsNamed() {
         String good = lock().toEdn();
-        assertEquals("kit lock k.edn: the lock has an unknown key :kernel-sha (its keys: [:initramfs-sha256, :kernel-sha256, "
-                + ":kernel-version, :kit-format, :packages])", problem(good.replace(":kernel-sha256", ":kernel-sha")));
+        assertEquals("kit lock k.edn: the lock has an unknown key :kernel-sha (its keys: [:guest-packages, :initramfs-sha256, "
+                + ":kernel-sha256, :kernel-version, :kit-format, :packages])", problem(good.replace(":kernel-sha256", ":kernel-sha")));
         assertEquals("kit lock k.edn: the lock has no :initramfs-sha256",
                 problem(good.replaceFirst(" :initramfs-sha256 \"d+\"", "")));
         assertEquals("kit lock k.edn: busybox-static: sha256 \"" + B.substring(1) + "\" is not 64 lower-case hex digits",
