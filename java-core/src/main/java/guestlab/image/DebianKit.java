@@ -264,25 +264,10 @@ public final class DebianKit {
     private Built resolveLocked() throws IOException {
         List<String> problems = new ArrayList<>();
         for (KitLock.Package p : lock.packages()) {
-            Path deb = debs.resolve(p.debFileName());
-            if (!Files.isRegularFile(deb)) {
-                progress.accept("downloading " + p.aptSpec() + " (apt-get download) into " + debs);
-                try {
-                    Files.createDirectories(debs);
-                    apt.download(p.aptSpec(), debs);
-                } catch (IOException e) {
-                    problems.add(p + " is not in the cache (" + debs + ") and apt-get download failed: " + Apt.reason(e));
-                    continue;
-                }
-                if (!Files.isRegularFile(deb)) {
-                    problems.add(p + " is not in the cache (" + debs + ") and apt-get download left no " + deb.getFileName());
-                    continue;
-                }
-            }
-            String sha = sha256(deb);
-            if (!sha.equals(p.sha256())) {
-                problems.add(deb.getFileName() + " has sha256 " + sha + ", the lock says " + p.sha256()
-                        + " (not the package the lock names; delete " + deb + " to download it again)");
+            try {
+                PinnedDeb.fetch(p, debs, apt, progress);
+            } catch (IOException e) {
+                problems.add(e.getMessage());
             }
         }
         if (!problems.isEmpty()) throw new IOException("kit lock " + lockName + ": " + String.join("; ", problems));

@@ -172,26 +172,10 @@ public final class LockedPackages {
 
     /** The .deb of {@code p} in the cache (downloaded by its exact version if missing), with the lock's sha256. */
     private Path verified(KitLock.Package p) throws IOException {
-        Path deb = debs.resolve(p.debFileName());
-        if (!Files.isRegularFile(deb)) {
-            progress.accept("downloading " + p.aptSpec() + " (apt-get download) into " + debs);
-            try {
-                Files.createDirectories(debs);
-                apt.download(p.aptSpec(), debs);
-            } catch (IOException e) {
-                throw new IOException("kit lock " + lockName + ": " + p + " is not in the cache (" + debs
-                        + ") and apt-get download failed: " + Apt.reason(e), e);
-            }
-            if (!Files.isRegularFile(deb)) {
-                throw new IOException("kit lock " + lockName + ": " + p + " is not in the cache (" + debs
-                        + ") and apt-get download left no " + deb.getFileName());
-            }
+        try {
+            return PinnedDeb.fetch(p, debs, apt, progress);
+        } catch (IOException e) {
+            throw new IOException("kit lock " + lockName + ": " + e.getMessage(), e);
         }
-        String sha = DebianKit.sha256(deb);
-        if (!sha.equals(p.sha256())) {
-            throw new IOException("kit lock " + lockName + ": " + deb.getFileName() + " has sha256 " + sha + ", the lock says "
-                    + p.sha256() + " (not the package the lock names; delete " + deb + " to download it again)");
-        }
-        return deb;
     }
 }
