@@ -191,7 +191,7 @@
        (newThread [_ r] (doto (Thread. ^Runnable r (str "guestlab-handler-" (.incrementAndGet n))) (.setDaemon true)))))))
 
 (defn- publish! [^EventBus events guest device ^EventKind kind detail]
-  (.publish events (Event/note guest device -1 kind detail)))
+  (when events (.publish events (Event/note guest device -1 kind detail))))
 
 (defn- failure-text [^Throwable e]
   (let [e (if (instance? ExecutionException e) (.getCause e) e)]
@@ -286,3 +286,90 @@
   [g device]
   (check/with-guest [vm "dev/wrapped" g]
     (:stack (layers (.handler (block-device "dev/wrapped" vm device))) [])))
+
+;; --- whole devices in Clojure: a disk whose storage is a store ------------------------
+
+(defprotocol BlockStore
+  "Where a disk defined in Clojure keeps its sectors."
+  (read-sectors [store sector n] "n sectors from sector, as a byte array (zeros where never written).")
+  (write-sectors! [store sector data] "Stores data, whole sectors, from sector on.")
+  (flush-store! [store] "Makes what was written durable, as far as the store can."))
+
+(defn memory-store
+  "A store in this JVM's memory, sparse: only the sectors written take room. The host reads what
+  the guest wrote with (dev/read-sectors store sector n)."
+  []
+  (let [sectors (java.util.concurrent.ConcurrentHashMap.)]
+    (reify BlockStore
+      (read-sectors [_ sector n]
+        (let [out (byte-array (* 512 n))]
+          (dotimes [i n]
+            (when-let [^bytes b (.get sectors (+ sector i))] (System/arraycopy b 0 out (* 512 i) 512)))
+          out))
+      (write-sectors! [_ sector data]
+        (dotimes [i (quot (alength ^bytes data) 512)]
+          (.put sectors (+ sector i) (java.util.Arrays/copyOfRange ^bytes data (int (* 512 i)) (int (* 512 (inc i)))))))
+      (flush-store! [_] nil))))
+
+(defn fn-store
+  "A store made of functions: {:read (fn [sector n] bytes) :write (fn [sector bytes]) :flush (fn [])};
+  :flush may be left out."
+  [{:keys [read write flush]}]
+  (check/arg "dev/fn-store" ":read" ifn? "a function (fn [sector n] bytes)" read)
+  (check/arg "dev/fn-store" ":write" ifn? "a function (fn [sector bytes])" write)
+  (reify BlockStore
+    (read-sectors [_ sector n] (read sector n))
+    (write-sectors! [_ sector data] (write sector data))
+    (flush-store! [_] (when flush (flush)))))
+
+(defn store?
+  "Whether x is a block store."
+  [x]
+  (satisfies? BlockStore x))
+
+(def ^:private store-id (.getBytes "guestlab-store" "US-ASCII"))
+
+(defn- store-fn
+  "A handler function that serves requests from a store of capacity sectors."
+  [store capacity read-only?]
+  (fn [{:keys [op sector length data type]}]
+    (let [fits? #(and (<= 0 sector capacity) (<= (quot length 512) (- capacity sector)))]
+      (case op
+        :read (if (fits?) {:status :ok :data (read-sectors store sector (quot length 512))} {:status :ioerr})
+        :write (if (and (not read-only?) (fits?))
+                 (do (write-sectors! store sector data) {:status :ok})
+                 {:status :ioerr})
+        :flush (do (flush-store! store) {:status :ok})
+        :get-id {:status :ok :data (java.util.Arrays/copyOf ^bytes store-id (int (min length 14)))}
+        :misaligned {:status (if (= :discard type) :unsupp :ioerr)}
+        {:status :unsupp}))))
+
+(defprotocol Bindable
+  (bind! [h vm device] "Tells a handler built before its guest started where its events go."))
+
+(extend-protocol Bindable
+  Object (bind! [_ _ _] nil))
+
+(defrecord StoreHandler [chain bound]
+  BlockHandler
+  (handle [_ r]
+    (let [{:keys [events guest device]} @bound]
+      (serve chain default-timeout-ms events guest device r)))
+  Bindable
+  (bind! [_ vm device] (reset! bound {:events (.events ^Guest vm) :guest (.name ^Guest vm) :device device})))
+
+(defn store-handler
+  "The device's own handler for a disk of size bytes kept in store: what
+  [:block {:size \"64M\" :store store}] becomes."
+  [store size read-only?]
+  (->StoreHandler (store-fn store (quot size 512) read-only?) (atom {:guest "" :device ""})))
+
+(defn bind-handlers!
+  "Points the handlers that g's spec built before g started (its disks kept in stores) at g's
+  events. specs: g's guestlab.engine.DeviceSpecs."
+  [^Guest g specs]
+  (doseq [^guestlab.engine.DeviceSpec d (guestlab.engine.DeviceSpec/withDefaultNames specs)
+          :let [h (get (.options d) guestlab.engine.DeviceSpec/HANDLER)]
+          :when h]
+    (bind! h g (.name d)))
+  g)

@@ -1,5 +1,7 @@
 (ns guestlab.devices-test
   (:require [clojure.test :refer [deftest is testing use-fixtures]]
+            [clojure.string :as str]
+            [guestlab.console :as con]
             [guestlab.devices :as dev]
             [guestlab.faults :as faults]
             [guestlab.guest :as g]
@@ -153,3 +155,44 @@
                           (faults/io-error {:sectors [5 1]})))
     (is (thrown-with-msg? clojure.lang.ExceptionInfo #"^dev/wrap!: guest args has no device :block7"
                           (dev/wrap! vm :block7 identity)))))
+
+(deftest a-disk-defined-in-clojure-serves-a-sim-guest
+  (let [store (dev/memory-store)
+        vm (g/start! {:name "store" :devices [[:block {:size "1M" :store store}]]})]
+    (is (= 2048 (sim/block-capacity vm :block0)) "capacity from :size")
+    (sim/block-write! vm :block0 7 (sectors 42 3))
+    (is (= (vec (sectors 42 3)) (vec (sim/block-read vm :block0 7 1536))) "the guest reads back what it wrote")
+    (is (= (vec (sectors 42 3)) (vec (dev/read-sectors store 7 3))) "the host reads the same bytes from the store")
+    (is (= (vec (sectors 0 1)) (vec (sim/block-read vm :block0 0 512))) "never written: zeros")
+    (is (= :ok (status-of #(sim/block-flush! vm :block0))))
+    (testing "wrapped like any block device"
+      (dev/wrap! vm :block0 (faults/io-error {:ops #{:write}}))
+      (is (= :ioerr (status-of #(sim/block-write! vm :block0 7 (sectors 1 1)))))
+      (dev/unwrap! vm :block0)
+      (is (= (vec (sectors 42 1)) (vec (dev/read-sectors store 7 1)))))
+    (testing "a store that throws costs one request, and says so"
+      (let [vm2 (g/start! {:name "store2" :devices [[:block {:size "64K" :store (dev/fn-store {:read (fn [_ _] (throw (RuntimeException. "disk on fire")))
+                                                                                              :write (fn [_ _])})}]]})]
+        (is (= :ioerr (status-of #(sim/block-read vm2 :block0 0 512))))
+        (is (re-find #"read sector 0 \+512: handler threw java.lang.RuntimeException: disk on fire"
+                     (:detail (last (events-of vm2 :handler_error)))))
+        (is (= :ok (status-of #(sim/block-write! vm2 :block0 0 (sectors 1 1)))))))))
+
+(deftest a-store-disk-spec-is-checked
+  (is (thrown-with-msg? clojure.lang.ExceptionInfo #":store .*a block store"
+                        (g/validate! {:devices [[:block {:size "1M" :store 42}]]})))
+  (is (thrown-with-msg? clojure.lang.ExceptionInfo #"size"
+                        (g/start! {:devices [[:block {:size 1000 :store (dev/memory-store)}]]}))))
+
+(deftest ^:qemu a-debian-guest-writes-and-reads-a-disk-kept-in-a-clojure-store
+  (let [store (dev/memory-store)
+        vm (g/start! {:name "cljdisk" :engine :qemu :memory "256M" :devices [[:console] [:block {:size "64M" :store store}]]})
+        sha #(format "%064x" (BigInteger. 1 (.digest (java.security.MessageDigest/getInstance "SHA-256") ^bytes %)))]
+    (is (= "131072" (str/trim (:out (con/run vm "cat /sys/block/vda/size")))) "64 MiB in 512-byte sectors")
+    (let [{:keys [out exit]} (con/run vm (str "dd if=/dev/urandom of=/tmp/x bs=64k count=4 2>/dev/null"
+                                              " && dd if=/tmp/x of=/dev/vda bs=64k seek=16 oflag=direct 2>/dev/null && sync"
+                                              " && sha256sum /tmp/x && dd if=/dev/vda bs=64k skip=16 count=4 iflag=direct 2>/dev/null | sha256sum"))
+          [written read-back] (map #(first (str/split % #"\s+")) (str/split-lines (str/trim out)))]
+      (is (zero? exit))
+      (is (= written read-back) "the guest reads back what it wrote")
+      (is (= written (sha (dev/read-sectors store 2048 512))) "the host finds the same bytes in the store"))))
