@@ -204,7 +204,11 @@
   ^BlockCompletion [h timeout-ms events guest device ^BlockRequest r]
   (let [call {:request r :lock (ReentrantLock.) :open? (volatile! true) :served-data (volatile! nil)}
         close! (fn [] (.lock ^ReentrantLock (:lock call)) (vreset! (:open? call) false) (.unlock ^ReentrantLock (:lock call)))
-        m (try (assoc (->request r) :guest guest :device device) (catch Throwable _ nil))]
+        m (try (assoc (->request r) :guest guest :device device)
+               (catch Throwable e
+                 (publish! events guest device EventKind/HANDLER_ERROR
+                           (str r " could not be read for its handler: " (err/one-line (ex-message e)) "; answered IOERR"))
+                 nil))]
     (if (nil? m)
       BlockCompletion/IOERR
       (let [call (assoc call :original m)
