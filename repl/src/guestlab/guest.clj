@@ -6,6 +6,7 @@
   (:require [clojure.spec.alpha :as s]
             [clojure.string :as str]
             [guestlab.check :as check]
+            [guestlab.devices :as dev]
             [guestlab.errors :as err]
             [guestlab.printing])
   (:import (guestlab.engine DeviceSpec Guest GuestSpec)
@@ -66,7 +67,9 @@
 (s/def ::image-opts (s/keys :req-un [::file] :opt-un [::name ::read-only ::queues ::ephemeral ::rootfs]))
 (s/def ::rootfs-opts (s/keys :req-un [::rootfs] :opt-un [::name ::queues ::ephemeral]))
 (s/def ::vhost-user-opts (s/keys :req-un [::vhost-user] :opt-un [::name]))
-(s/def ::block-opts (s/or :image ::image-opts :rootfs ::rootfs-opts :vhost-user ::vhost-user-opts))
+(s/def ::store dev/store?)
+(s/def ::store-opts (s/keys :req-un [::store ::size] :opt-un [::name ::read-only ::queues]))
+(s/def ::block-opts (s/or :image ::image-opts :rootfs ::rootfs-opts :vhost-user ::vhost-user-opts :store ::store-opts))
 (s/def ::net-opts (s/keys :opt-un [::name ::switch ::mac]))
 (s/def ::console-opts (s/keys :opt-un [::name ::host]))
 (s/def ::rng-opts (s/keys :opt-un [::name ::vhost-user]))
@@ -92,6 +95,7 @@
    ::devices "a vector of devices like [[:console] [:block {:file \"disk.img\"}] [:net {:switch :lan}] [:rng]]"
    ::device "a device: [:console], [:block {:file ...}], [:net {:switch ...}] or [:rng]"
    ::file "a file path"
+   ::store "a block store: (dev/memory-store) or (dev/fn-store {:read ... :write ...})"
    ::vhost-user "the socket of a vhost-user back-end (a :sim guest drives it, a :qemu guest's QEMU connects to it)"
    ::ephemeral "true or false (true: the guest gets a copy of the disk, deleted when it stops)"
    ::rootfs "a Debian root disk like {:release \"bookworm\" :packages [\"fio\"] :size \"1G\"}"
@@ -232,6 +236,16 @@
   (into {} (for [[k v] (dissoc opts :name)]
              [(name k) (cond (= :rootfs k) (rootfs-map v) (keyword? v) (name v) (instance? java.io.File v) (str v) :else v)])))
 
+(defn- store-options
+  "A disk kept in a Clojure store: its :store becomes the device's own handler."
+  [{:keys [store size read-only] :as opts}]
+  (if store
+    (let [bytes (parse-size size)]
+      (when-not (zero? (rem bytes 512))
+        (err/fail! :argument (str "a block device's :size is whole 512-byte sectors, not " (err/describe size)) {:value size}))
+      (-> opts (dissoc :store) (assoc :size bytes :handler (dev/store-handler store bytes (boolean read-only)))))
+    opts))
+
 (defn ->java-spec
   "The Java GuestSpec for a validated spec map, with defaults filled in."
   ^GuestSpec [spec-map]
@@ -242,7 +256,7 @@
                 (clojure.core/name engine)
                 (parse-size memory)
                 (vec (for [[kind opts] devices]
-                       (DeviceSpec. (clojure.core/name kind) (:name opts) (option-map opts))))
+                       (DeviceSpec. (clojure.core/name kind) (:name opts) (option-map (store-options opts)))))
                 (path kernel)
                 (path initrd)
                 (path kit)
@@ -275,7 +289,7 @@
   (let [spec (->java-spec spec-map)
         guest-name (.name spec)]
     (try
-      (.start (launcher) spec (progress))
+      (dev/bind-handlers! (.start (launcher) spec (progress)) (.devices spec))
       (catch GuestNameTakenException e
         (err/fail! :name-taken (str "g/start!: " (.getMessage e) "; stop it (g/stop!) or give this one another :name")
                    {:guest guest-name}))

@@ -266,7 +266,7 @@
 
 (defn trace
   "Starts tracing the guest's queues: kicks, requests, completions and interrupts (and device
-  errors and warnings) as they happen, with their time since the trace began. A device served
+  errors, warnings, handler errors and injected faults) as they happen, with their time since the trace began. A device served
   outside guestlab is traced as its driver sees it: request when a chain is offered, kick,
   interrupt when the driver sees it, completion when it collects the used entry. Options:
   :device and :queue narrow it, :print? (default true) prints each line as it happens,
@@ -282,7 +282,7 @@
         t0 (System/nanoTime)
         kept (atom [])
         out *out*
-        wanted? (fn [e] (and (or (queue-kinds (:kind e)) (#{:device_error :host_warning} (:kind e)))
+        wanted? (fn [e] (and (or (queue-kinds (:kind e)) (#{:device_error :host_warning :handler_error :fault} (:kind e)))
                              (or (nil? device) (= device (:device e)))
                              (or (nil? queue) (= queue (:queue e)))))
         stop (g/subscribe! vm (fn [e]

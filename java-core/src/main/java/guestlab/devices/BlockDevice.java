@@ -21,7 +21,7 @@ import java.util.Objects;
 import static guestlab.virtio.block.BlockSpec.*;
 
 /**
- * virtio-blk over a raw image file (virtio 1.x section 5.2). Each chain is parsed into a
+ * virtio-blk over a raw image file, or over a handler alone (virtio 1.x section 5.2). Each chain is parsed into a
  * {@link BlockRequest} and given to the device's {@link BlockHandler}; the handler's completion
  * becomes the status byte. The default handler ({@link ImageBlockHandler}) reads and writes
  * straight between the file and guest memory, and completes FLUSH only after fsync; every
@@ -57,7 +57,21 @@ public final class BlockDevice implements VirtioDevice {
         this.capacity = (size + SECTOR - 1) / SECTOR;
         this.servers = new QueueServer[queues];
         for (int q = 0; q < queues; q++) servers[q] = new QueueServer();
-        this.handler = new ImageBlockHandler(image, file, readOnly, capacity, this::warn);
+        this.handler = file == null ? null : new ImageBlockHandler(image, file, readOnly, capacity, this::warn);
+    }
+
+    /**
+     * A device of {@code size} bytes (whole sectors) with no image: {@code handler} serves every
+     * request, and is the device's own handler, which {@link #setHandler} can wrap.
+     */
+    public static BlockDevice over(BlockHandler handler, long size, boolean readOnly, int queues) {
+        if (queues < 1 || queues > MAX_QUEUES) {
+            throw new IllegalArgumentException("a block device has 1 to " + MAX_QUEUES + " queues, not " + queues);
+        }
+        if (size <= 0 || size % SECTOR != 0) throw new IllegalArgumentException("a disk's size is whole sectors, not " + size + " bytes");
+        BlockDevice d = new BlockDevice(null, null, readOnly, size, queues);
+        d.setHandler(handler);
+        return d;
     }
 
     public static BlockDevice open(Path image, boolean readOnly) throws IOException {
@@ -183,6 +197,7 @@ public final class BlockDevice implements VirtioDevice {
     @Override
     public void close() {
         ctx = null;
+        if (file == null) return;
         try {
             if (!readOnly && file.isOpen()) file.flush();
         } catch (IOException e) {

@@ -1,6 +1,7 @@
 package guestlab.engine;
 
 import guestlab.devices.BlockDevice;
+import guestlab.devices.BlockHandler;
 import guestlab.devices.BufferConsole;
 import guestlab.devices.ConsoleDevice;
 import guestlab.devices.ConsoleHost;
@@ -38,7 +39,10 @@ public final class DeviceFactory {
     public VirtioDevice build(DeviceSpec d) throws IOException {
         Map<String, Object> o = d.options();
         return switch (d.kind()) {
-            case "block" -> BlockDevice.open(Path.of(o.get("file").toString()), Boolean.TRUE.equals(o.get("read-only")),
+            case "block" -> o.get(DeviceSpec.HANDLER) instanceof BlockHandler h
+                    ? BlockDevice.over(h, ((Number) o.get(DeviceSpec.SIZE)).longValue(), Boolean.TRUE.equals(o.get("read-only")),
+                            ((Number) o.getOrDefault("queues", 1)).intValue())
+                    : BlockDevice.open(Path.of(o.get("file").toString()), Boolean.TRUE.equals(o.get("read-only")),
                     ((Number) o.getOrDefault("queues", 1)).intValue());
             case "net" -> new NetDevice(o.containsKey("mac") ? NetDevice.parseMac(o.get("mac").toString()) : NetDevice.randomMac(),
                     switches.apply(o.getOrDefault("switch", "default").toString()));

@@ -14,7 +14,7 @@ import java.util.Map;
  *                copy of the file, deleted when it stops), rootfs (a Debian root disk the qemu guest
  *                boots: {release, packages, size})} or {vhost-user: the socket of a back-end that
  *                serves the disk: a sim guest drives it as a front-end, a qemu guest's QEMU connects
- *                to it}; net {switch, mac}; console {host: "buffer" | "stdio"}; rng none
+ *                to it} or {handler, size: a disk whose requests a BlockHandler serves}; net {switch, mac}; console {host: "buffer" | "stdio"}; rng none
  */
 public record DeviceSpec(String kind, String name, Map<String, Object> options) {
     /** The block option naming a vhost-user back-end's socket: the sim guest drives it as a front-end. */
@@ -23,6 +23,13 @@ public record DeviceSpec(String kind, String name, Map<String, Object> options) 
     public static final String ROOTFS = "rootfs";
     /** The block option that gives a qemu guest a copy of its disk's file, deleted when it stops. */
     public static final String EPHEMERAL = "ephemeral";
+    /**
+     * The block option that makes a disk whose storage is code, not a file: a
+     * {@link guestlab.devices.BlockHandler} that serves every request, with {@link #SIZE} bytes.
+     */
+    public static final String HANDLER = "handler";
+    /** The size in bytes of a block device served by a {@link #HANDLER}. */
+    public static final String SIZE = "size";
 
     public DeviceSpec {
         options = Map.copyOf(options);

@@ -16,6 +16,10 @@ public enum EventKind {
     DEVICE_ERROR,
     /** Host-side trouble that is not the guest's fault (a full rx backlog, a host I/O error). */
     HOST_WARNING,
+    /** A device's handler (a Clojure function) threw, returned garbage or took too long; that request got IOERR. */
+    HANDLER_ERROR,
+    /** A fault injected on purpose (guestlab.faults): what was done to which request. */
+    FAULT,
     /** Guest lifecycle: started, paused, resumed, stopped, engine died. */
     LIFECYCLE
 }

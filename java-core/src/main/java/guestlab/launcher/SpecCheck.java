@@ -1,12 +1,14 @@
 package guestlab.launcher;
 
 import guestlab.devices.BlockDevice;
+import guestlab.devices.BlockHandler;
 import guestlab.engine.DeviceSpec;
 import guestlab.engine.GuestSpec;
 import guestlab.image.DebPackage;
 import guestlab.image.RootDisk;
 
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -19,7 +21,8 @@ final class SpecCheck {
     /** The options each device kind takes; anything else is a typo the user should hear about. */
     static final Map<String, Set<String>> OPTIONS = Map.of(
             "console", Set.of("host"),
-            "block", Set.of("file", "read-only", "queues", DeviceSpec.VHOST_USER, DeviceSpec.ROOTFS, DeviceSpec.EPHEMERAL),
+            "block", Set.of("file", "read-only", "queues", DeviceSpec.VHOST_USER, DeviceSpec.ROOTFS, DeviceSpec.EPHEMERAL,
+                    DeviceSpec.HANDLER, DeviceSpec.SIZE),
             "net", Set.of("switch", "mac"),
             "rng", Set.of(DeviceSpec.VHOST_USER));
     static final Set<String> KINDS = new TreeSet<>(OPTIONS.keySet());
@@ -163,6 +166,21 @@ final class SpecCheck {
         }
     }
 
+    /** A disk served by a handler: no file, no back-end, a size of whole sectors. */
+    private static void handlerDisk(DeviceSpec d, String what) {
+        Map<String, Object> o = d.options();
+        if (!(o.get(DeviceSpec.HANDLER) instanceof BlockHandler)) {
+            throw new IllegalArgumentException(what + ": handler must be a guestlab.devices.BlockHandler, not " + o.get(DeviceSpec.HANDLER));
+        }
+        for (String other : List.of("file", DeviceSpec.VHOST_USER, DeviceSpec.ROOTFS, DeviceSpec.EPHEMERAL)) {
+            if (o.containsKey(other)) throw new IllegalArgumentException(what + ": a disk served by a handler has no " + other);
+        }
+        if (!(o.get(DeviceSpec.SIZE) instanceof Number n) || n.longValue() <= 0 || n.longValue() % 512 != 0) {
+            throw new IllegalArgumentException(what + ": a disk served by a handler needs a size, a positive multiple of 512 bytes, not "
+                    + o.get(DeviceSpec.SIZE));
+        }
+    }
+
     private static void options(DeviceSpec d) {
         Map<String, Object> o = d.options();
         String what = d.kind() + " device " + d.name();
@@ -173,7 +191,9 @@ final class SpecCheck {
             }
         }
         boolean remote = o.get(DeviceSpec.VHOST_USER) != null;
-        if (d.kind().equals("block") && !d.rootDisk() && (o.get("file") == null) == !remote) {
+        if (d.kind().equals("block") && o.containsKey(DeviceSpec.HANDLER)) {
+            handlerDisk(d, what);
+        } else if (d.kind().equals("block") && !d.rootDisk() && (o.get("file") == null) == !remote) {
             throw new IllegalArgumentException(remote ? what + ": give a file or a vhost-user socket, not both"
                     : what + " needs a file option (the disk image)");
         }
