@@ -23,11 +23,12 @@
   (:require [clojure.string :as str]
             [guestlab.check :as check]
             [guestlab.errors :as err])
-  (:import (guestlab.devices BlockDevice BlockHandler)
+  (:import (guestlab.devices BlockDevice BlockHandler RngHandler)
            (guestlab.engine Guest)
            (guestlab.events Event EventBus EventKind)
            (guestlab.memory GuestMemory MemfdMemory)
-           (guestlab.virtio Buffer DescriptorChain)
+           (guestlab.virtio Buffer Buffers DescriptorChain)
+           (guestlab.virtio.rng EntropyRequest)
            (guestlab.virtio.block BlockCompletion BlockRequest BlockRequest$DataRequest BlockRequest$Discard
                                   BlockRequest$Flush BlockRequest$GetId BlockRequest$Misaligned BlockRequest$Parser
                                   BlockRequest$Read BlockRequest$Unsupported BlockRequest$Write BlockSpec)
@@ -367,6 +368,47 @@
   [:block {:size \"64M\" :store store}] becomes."
   [store size read-only?]
   (->StoreHandler (store-fn store (quot size 512) read-only?) (atom {:guest "" :device ""})))
+
+(def ^:private entropy-per-request
+  "The most random bytes asked of a source per request, as guestlab's own rng gives."
+  4096)
+
+(defn- entropy-bytes
+  "Up to n bytes from (source n), on a handler thread within the timeout; nil, with a
+  HANDLER_ERROR event, when it throws, is late or gives something else than up to n bytes."
+  [source n {:keys [events guest device]}]
+  (let [^Future f (.submit pool ^Callable (fn [] (source n)))
+        fail (fn [why] (publish! events guest device EventKind/HANDLER_ERROR (str "entropy source " why "; the driver got no bytes")) nil)]
+    (try
+      (let [b (.get f (long default-timeout-ms) TimeUnit/MILLISECONDS)]
+        (if (and (bytes? b) (<= (alength ^bytes b) n))
+          b
+          (fail (str "gave " (err/describe b) ", not up to " n " bytes"))))
+      (catch TimeoutException _ (.cancel f true) (fail (str "took longer than " default-timeout-ms " ms")))
+      (catch Throwable e (fail (failure-text e))))))
+
+(defrecord SourceHandler [source bound]
+  RngHandler
+  (handle [_ request]
+    (let [^EntropyRequest request request
+          ^Buffers b (.buffers request)
+          room (min entropy-per-request (reduce + (map #(.len b %) (range (.count b)))))
+          ^bytes data (or (entropy-bytes source room @bound) (byte-array 0))]
+      (loop [i 0 done 0]
+        (if (and (< i (.count b)) (< done (alength data)))
+          (let [n (min (.len b i) (- (alength data) done))]
+            (.write (.memory request) (.addr b i) data done n)
+            (recur (inc i) (+ done n)))
+          done))))
+  Bindable
+  (bind! [_ vm device] (reset! bound {:events (.events ^Guest vm) :guest (.name ^Guest vm) :device device})))
+
+(defn rng-handler
+  "An entropy device whose bytes come from (source n), which gives up to n bytes: what
+  [:rng {:source f}] becomes. A source that throws, is late or gives anything else leaves that
+  request empty and is a HANDLER_ERROR event; the guest and device go on."
+  [source]
+  (->SourceHandler source (atom {:guest "" :device ""})))
 
 (defn bind-handlers!
   "Points the handlers that g's spec built before g started (its disks kept in stores) at g's

@@ -72,7 +72,8 @@
 (s/def ::block-opts (s/or :image ::image-opts :rootfs ::rootfs-opts :vhost-user ::vhost-user-opts :store ::store-opts))
 (s/def ::net-opts (s/keys :opt-un [::name ::switch ::mac]))
 (s/def ::console-opts (s/keys :opt-un [::name ::host]))
-(s/def ::rng-opts (s/keys :opt-un [::name ::vhost-user]))
+(s/def ::source ifn?)
+(s/def ::rng-opts (s/keys :opt-un [::name ::vhost-user ::source]))
 (s/def ::device
   (s/or :block (s/cat :kind #{:block} :opts ::block-opts)
         :net (s/cat :kind #{:net} :opts (s/? ::net-opts))
@@ -96,6 +97,7 @@
    ::device "a device: [:console], [:block {:file ...}], [:net {:switch ...}] or [:rng]"
    ::file "a file path"
    ::store "a block store: (dev/memory-store) or (dev/fn-store {:read ... :write ...})"
+   ::source "a function (fn [n] bytes) giving up to n random bytes"
    ::vhost-user "the socket of a vhost-user back-end (a :sim guest drives it, a :qemu guest's QEMU connects to it)"
    ::ephemeral "true or false (true: the guest gets a copy of the disk, deleted when it stops)"
    ::rootfs "a Debian root disk like {:release \"bookworm\" :packages [\"fio\"] :size \"1G\"}"
@@ -237,14 +239,17 @@
              [(name k) (cond (= :rootfs k) (rootfs-map v) (keyword? v) (name v) (instance? java.io.File v) (str v) :else v)])))
 
 (defn- store-options
-  "A disk kept in a Clojure store: its :store becomes the device's own handler."
-  [{:keys [store size read-only] :as opts}]
-  (if store
+  "A disk kept in a Clojure store: its :store becomes the device's own handler; so does an
+  entropy source's :source."
+  [{:keys [store size read-only source] :as opts}]
+  (cond
+    source (-> opts (dissoc :source) (assoc :handler (dev/rng-handler source)))
+    store
     (let [bytes (parse-size size)]
       (when-not (zero? (rem bytes 512))
         (err/fail! :argument (str "a block device's :size is whole 512-byte sectors, not " (err/describe size)) {:value size}))
       (-> opts (dissoc :store) (assoc :size bytes :handler (dev/store-handler store bytes (boolean read-only)))))
-    opts))
+    :else opts))
 
 (defn ->java-spec
   "The Java GuestSpec for a validated spec map, with defaults filled in."

@@ -196,3 +196,26 @@
       (is (zero? exit))
       (is (= written read-back) "the guest reads back what it wrote")
       (is (= written (sha (dev/read-sectors store 2048 512))) "the host finds the same bytes in the store"))))
+
+(deftest an-entropy-source-defined-in-clojure-serves-the-guest
+  (testing "its bytes are what the guest reads"
+    (let [asked (atom [])
+          vm (g/start! {:name "src" :devices [[:rng {:source (fn [n] (swap! asked conj n) (byte-array (min n 5000) (byte 7)))}]]})]
+      (is (= (repeat 16 7) (seq (sim/rng-read vm :rng0 16))))
+      (is (= [16] @asked) "asked for what the driver offered")
+      (is (= 6000 (count (sim/rng-read vm :rng0 6000))) "a large read takes several requests, each of at most 4096 bytes")
+      (is (every? #(<= % 4096) @asked))))
+  (testing "a source that throws or gives garbage leaves that request empty, says so, and the guest goes on"
+    (let [mode (atom :throw)
+          vm (g/start! {:name "badsrc" :devices [[:rng {:source (fn [n] (case @mode
+                                                                        :throw (throw (ex-info "no entropy today" {}))
+                                                                        :garbage "not bytes"
+                                                                        (byte-array n (byte 1))))}]]})]
+      (is (= 0 (count (sim/rng-read vm :rng0 16))))
+      (is (re-find #"entropy source handler threw .*no entropy today; the driver got no bytes"
+                   (:detail (first (events-of vm :handler_error)))))
+      (reset! mode :garbage)
+      (is (= 0 (count (sim/rng-read vm :rng0 16))))
+      (is (re-find #"gave \"not bytes\", not up to 16 bytes" (:detail (second (events-of vm :handler_error)))))
+      (reset! mode :ok)
+      (is (= (repeat 16 1) (seq (sim/rng-read vm :rng0 16))) "the device still serves"))))

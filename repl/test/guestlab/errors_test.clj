@@ -303,7 +303,7 @@
           (g/start! {:devices [[:block {:fiel "x.img"}]]}))
     (says #"^invalid guest spec: :net device 1 has no option :swtich; did you mean :switch\?$"
           (g/start! {:devices [[:rng] [:net {:swtich :lan}]]}))
-    (says #"^invalid guest spec: :rng device 0 has no option :speed; its options: :name :vhost-user$"
+    (says #"^invalid guest spec: :rng device 0 has no option :speed; its options: :name :source :vhost-user$"
           (g/start! {:devices [[:rng {:speed 9}]]}))
     (says #"^invalid guest spec: :console device 0 has no option :hots; did you mean :host\?$"
           (g/start! {:devices [[:console {:hots :stdio}]]})))

@@ -8,6 +8,7 @@ import guestlab.devices.ConsoleHost;
 import guestlab.devices.EthernetSwitch;
 import guestlab.devices.NetDevice;
 import guestlab.devices.RngDevice;
+import guestlab.devices.RngHandler;
 import guestlab.devices.StreamConsole;
 import guestlab.virtio.VirtioDevice;
 
@@ -46,7 +47,11 @@ public final class DeviceFactory {
                     ((Number) o.getOrDefault("queues", 1)).intValue());
             case "net" -> new NetDevice(o.containsKey("mac") ? NetDevice.parseMac(o.get("mac").toString()) : NetDevice.randomMac(),
                     switches.apply(o.getOrDefault("switch", "default").toString()));
-            case "rng" -> new RngDevice();
+            case "rng" -> {
+                RngDevice rng = new RngDevice();
+                if (o.get(DeviceSpec.HANDLER) instanceof RngHandler h) rng.setHandler(h); // an entropy source defined elsewhere
+                yield rng;
+            }
             case "console" -> new ConsoleDevice(consoleHost(d.name(), o.getOrDefault("host", "buffer").toString()));
             default -> throw new IllegalArgumentException("unknown device kind " + d.kind());
         };

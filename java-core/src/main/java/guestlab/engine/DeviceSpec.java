@@ -14,7 +14,9 @@ import java.util.Map;
  *                copy of the file, deleted when it stops), rootfs (a Debian root disk the qemu guest
  *                boots: {release, packages, size})} or {vhost-user: the socket of a back-end that
  *                serves the disk: a sim guest drives it as a front-end, a qemu guest's QEMU connects
- *                to it} or {handler, size: a disk whose requests a BlockHandler serves}; net {switch, mac}; console {host: "buffer" | "stdio"}; rng none
+ *                to it} or {handler, size: a disk whose requests a BlockHandler serves}; net {switch, mac};
+ *                console {host: "buffer" | "stdio"}; rng {vhost-user} or {handler: an RngHandler, the
+ *                entropy source}
  */
 public record DeviceSpec(String kind, String name, Map<String, Object> options) {
     /** The block option naming a vhost-user back-end's socket: the sim guest drives it as a front-end. */

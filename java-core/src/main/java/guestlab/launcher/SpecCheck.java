@@ -2,6 +2,7 @@ package guestlab.launcher;
 
 import guestlab.devices.BlockDevice;
 import guestlab.devices.BlockHandler;
+import guestlab.devices.RngHandler;
 import guestlab.engine.DeviceSpec;
 import guestlab.engine.GuestSpec;
 import guestlab.image.DebPackage;
@@ -24,7 +25,7 @@ final class SpecCheck {
             "block", Set.of("file", "read-only", "queues", DeviceSpec.VHOST_USER, DeviceSpec.ROOTFS, DeviceSpec.EPHEMERAL,
                     DeviceSpec.HANDLER, DeviceSpec.SIZE),
             "net", Set.of("switch", "mac"),
-            "rng", Set.of(DeviceSpec.VHOST_USER));
+            "rng", Set.of(DeviceSpec.VHOST_USER, DeviceSpec.HANDLER));
     static final Set<String> KINDS = new TreeSet<>(OPTIONS.keySet());
     private static final Pattern MODULE = Pattern.compile("[A-Za-z0-9_-]+");
     /** The keys of a block device's rootfs map. */
@@ -191,6 +192,12 @@ final class SpecCheck {
             }
         }
         boolean remote = o.get(DeviceSpec.VHOST_USER) != null;
+        if (d.kind().equals("rng") && o.containsKey(DeviceSpec.HANDLER)) {
+            if (!(o.get(DeviceSpec.HANDLER) instanceof RngHandler)) {
+                throw new IllegalArgumentException(what + ": handler must be a guestlab.devices.RngHandler, not " + o.get(DeviceSpec.HANDLER));
+            }
+            if (remote) throw new IllegalArgumentException(what + ": an entropy source served by a handler has no " + DeviceSpec.VHOST_USER);
+        }
         if (d.kind().equals("block") && o.containsKey(DeviceSpec.HANDLER)) {
             handlerDisk(d, what);
         } else if (d.kind().equals("block") && !d.rootDisk() && (o.get("file") == null) == !remote) {
