@@ -8,6 +8,7 @@ import guestlab.devices.EthernetSwitch;
 import guestlab.devices.NetDevice;
 import guestlab.devices.RngDevice;
 import guestlab.devices.StreamConsole;
+import guestlab.events.EventBus;
 import guestlab.virtio.VirtioDevice;
 
 import java.io.IOException;
@@ -22,11 +23,19 @@ import java.util.function.Function;
  * buffer host, which the sim engine's users read and write.
  */
 public final class DeviceFactory {
+    private final String guest;
+    private final EventBus events;
     private final Function<String, EthernetSwitch> switches;
     private final Map<String, BufferConsole> bufferConsoles = new LinkedHashMap<>();
 
-    /** @param switches the switch a net device joins, by name */
-    public DeviceFactory(Function<String, EthernetSwitch> switches) {
+    /**
+     * @param guest    the guest the devices belong to (a net device's switch port is named after it)
+     * @param events   its event stream, which hears of the faults a switch sets on its net devices
+     * @param switches the switch a net device joins, by name
+     */
+    public DeviceFactory(String guest, EventBus events, Function<String, EthernetSwitch> switches) {
+        this.guest = guest;
+        this.events = events;
         this.switches = switches;
     }
 
@@ -41,7 +50,7 @@ public final class DeviceFactory {
             case "block" -> BlockDevice.open(Path.of(o.get("file").toString()), Boolean.TRUE.equals(o.get("read-only")),
                     ((Number) o.getOrDefault("queues", 1)).intValue());
             case "net" -> new NetDevice(o.containsKey("mac") ? NetDevice.parseMac(o.get("mac").toString()) : NetDevice.randomMac(),
-                    switches.apply(o.getOrDefault("switch", "default").toString()));
+                    switches.apply(o.getOrDefault("switch", "default").toString()), guest, d.name(), events);
             case "rng" -> new RngDevice();
             case "console" -> new ConsoleDevice(consoleHost(d.name(), o.getOrDefault("host", "buffer").toString()));
             default -> throw new IllegalArgumentException("unknown device kind " + d.kind());

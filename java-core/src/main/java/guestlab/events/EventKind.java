@@ -17,5 +17,7 @@ public enum EventKind {
     /** Host-side trouble that is not the guest's fault (a full rx backlog, a host I/O error). */
     HOST_WARNING,
     /** Guest lifecycle: started, paused, resumed, stopped, engine died. */
-    LIFECYCLE
+    LIFECYCLE,
+    /** An injected fault acted (a frame lost, corrupted, duplicated, cut by a partition) or was set or cleared. */
+    FAULT
 }
