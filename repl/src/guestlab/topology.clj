@@ -181,3 +181,19 @@
   (check/arg "topo/stop-capture!" "capture" #(instance? PcapCapture %) "a capture from topo/capture!" capture)
   (.close capture)
   {:file (str (.file capture)) :frames (.written capture) :missed (.missed capture)})
+
+(defn pcap-frames
+  "The frames of a pcap file capture! wrote, oldest first: [{:micros wall-clock-µs :frame bytes}]."
+  [file]
+  (let [b (.order (java.nio.ByteBuffer/wrap (java.nio.file.Files/readAllBytes (Path/of (str file) (make-array String 0))))
+                  java.nio.ByteOrder/LITTLE_ENDIAN)]
+    (when-not (and (>= (.remaining b) 24) (= (unchecked-int 0xa1b2c3d4) (.getInt b 0)))
+      (err/fail! :capture (str "topo/pcap-frames: " file " is not a pcap file with microsecond timestamps") {:file (str file)}))
+    (.position b 24)
+    (loop [out []]
+      (if (< (.remaining b) 16)
+        out
+        (let [sec (Integer/toUnsignedLong (.getInt b)) usec (.getInt b) len (.getInt b) _ (.getInt b)
+              f (byte-array (min len (.remaining b)))]
+          (.get b f)
+          (recur (conj out {:micros (+ (* 1000000 sec) usec) :frame f})))))))

@@ -158,6 +158,7 @@
     (let [records (pcap-records file)]
       (is (= ["b to c" "healed"] (map (comp text-of :frame) records)) "the delivered frames, not the cut one")
       (is (apply <= (map :micros records)))
+      (is (= (map (comp vec :frame) records) (map (comp vec :frame) (topo/pcap-frames file))) "topo/pcap-frames reads the same")
       (is (< (Math/abs (- (quot (:micros (first records)) 1000) (System/currentTimeMillis))) 60000) "wall-clock time"))
     (if (zero? (:exit (sh/sh "sh" "-c" "command -v tcpdump")))
       (let [lines (tcpdump-lines file)]
