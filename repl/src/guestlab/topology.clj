@@ -11,8 +11,11 @@
             [clojure.string :as str]
             [guestlab.check :as check]
             [guestlab.errors :as err]
-            [guestlab.guest :as g])
-  (:import (guestlab.engine Guest)))
+            [guestlab.guest :as g]
+            [guestlab.netfaults :as nf])
+  (:import (guestlab.devices EthernetSwitch PcapCapture)
+           (guestlab.engine Guest)
+           (java.nio.file Path)))
 
 (s/def ::switch (s/or :keyword keyword? :string string?))
 (s/def ::switches (s/coll-of ::switch :kind sequential?))
@@ -115,3 +118,82 @@
    :switches (into {} (for [sw (:switches running)
                             :let [s (.switchNamed (g/launcher) sw)]]
                         [sw {:ports (.portCount s) :forwarded (.forwarded s)}]))})
+
+;; --- net faults, partitions and capture on a switch ----------------------------------------
+
+(defn- switch-of
+  "The switch named sw (:lan or \"lan\"), made if no guest has joined it yet."
+  ^EthernetSwitch [fn-name sw]
+  (check/arg fn-name "switch" #(or (keyword? %) (string? %)) "a switch name like :lan" sw)
+  (.switchNamed (g/launcher) (switch-name sw)))
+
+(defn impair!
+  "Sets a fault on the frames of switch sw that link picks (see guestlab.netfaults), after those
+  set already; they act in turn. Returns the fault as data, with its :seed.
+
+    (impair! :lan {:port \"a\"} {:loss 0.3 :seed 1})
+    (impair! :lan {:from \"a\" :to \"b\"} {:delay-ms 50 :jitter-ms 10 :seed 2})"
+  [sw link impairment]
+  (let [i (nf/impairment "topo/impair!" link impairment)]
+    (.impair (switch-of "topo/impair!" sw) i)
+    (nf/impairment->map i)))
+
+(defn clear!
+  "Removes the faults set on switch sw with exactly this link, or all of them; the partition stays
+  (heal! ends it). Returns how many were removed."
+  ([sw] (.clear (switch-of "topo/clear!" sw) nil))
+  ([sw link] (.clear (switch-of "topo/clear!" sw) (nf/selector "topo/clear!" link))))
+
+(defn partition!
+  "Cuts switch sw's frames between the groups (sets of guest names, or guest/device port names);
+  a guest in no group still reaches everyone. Replaces any partition before it.
+
+    (partition! :lan #{\"a\"} #{\"b\" \"c\"})"
+  [sw group & groups]
+  (.partition (switch-of "topo/partition!" sw) (nf/partition-of "topo/partition!" (cons group groups)))
+  nil)
+
+(defn heal!
+  "Ends switch sw's partition; true if there was one."
+  [sw]
+  (.heal (switch-of "topo/heal!" sw)))
+
+(defn faults
+  "What is set on switch sw now: {:impairments [...] :partition [#{...} ...] or nil}."
+  [sw]
+  (let [s (switch-of "topo/faults" sw)]
+    {:impairments (mapv nf/impairment->map (.impairments s))
+     :partition (some->> (.partitionNow s) .groups (mapv set))}))
+
+(defn capture!
+  "Writes every frame switch sw delivers to file, as pcap (tcpdump -r reads it), until
+  stop-capture! (or .close) on the handle returned. Frames a fault drops are not in it."
+  ^PcapCapture [sw file]
+  (check/arg "topo/capture!" "file" #(or (string? %) (instance? java.io.File %)) "a file name like \"lan.pcap\"" file)
+  (let [s (switch-of "topo/capture!" sw)]
+    (try (.capture s (Path/of (str file) (make-array String 0)))
+         (catch IllegalStateException e (err/fail! :capture (str "topo/capture!: " (ex-message e)) {:switch (.name s)}))
+         (catch java.io.UncheckedIOException e (err/fail! :capture (str "topo/capture!: " (ex-message e)) {:file (str file)})))))
+
+(defn stop-capture!
+  "Stops a capture once every frame it took is in the file; returns {:file :frames :missed}."
+  [^PcapCapture capture]
+  (check/arg "topo/stop-capture!" "capture" #(instance? PcapCapture %) "a capture from topo/capture!" capture)
+  (.close capture)
+  {:file (str (.file capture)) :frames (.written capture) :missed (.missed capture)})
+
+(defn pcap-frames
+  "The frames of a pcap file capture! wrote, oldest first: [{:micros wall-clock-µs :frame bytes}]."
+  [file]
+  (let [b (.order (java.nio.ByteBuffer/wrap (java.nio.file.Files/readAllBytes (Path/of (str file) (make-array String 0))))
+                  java.nio.ByteOrder/LITTLE_ENDIAN)]
+    (when-not (and (>= (.remaining b) 24) (= (unchecked-int 0xa1b2c3d4) (.getInt b 0)))
+      (err/fail! :capture (str "topo/pcap-frames: " file " is not a pcap file with microsecond timestamps") {:file (str file)}))
+    (.position b 24)
+    (loop [out []]
+      (if (< (.remaining b) 16)
+        out
+        (let [sec (Integer/toUnsignedLong (.getInt b)) usec (.getInt b) len (.getInt b) _ (.getInt b)
+              f (byte-array (min len (.remaining b)))]
+          (.get b f)
+          (recur (conj out {:micros (+ (* 1000000 sec) usec) :frame f})))))))

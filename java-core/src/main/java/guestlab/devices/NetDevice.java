@@ -1,5 +1,6 @@
 package guestlab.devices;
 
+import guestlab.events.EventBus;
 import guestlab.virtio.DescriptorChain;
 import guestlab.virtio.DeviceContext;
 import guestlab.virtio.DeviceQueue;
@@ -14,6 +15,8 @@ import java.security.SecureRandom;
 import java.util.HexFormat;
 import java.util.Objects;
 import java.util.concurrent.ArrayBlockingQueue;
+import java.util.function.Consumer;
+import java.util.function.Function;
 
 import static guestlab.virtio.net.NetSpec.*;
 
@@ -37,11 +40,23 @@ public final class NetDevice implements VirtioDevice, Injectable {
     private volatile NetHandler handler = this::transmit;
     private volatile DeviceContext ctx;
 
-    /** Joins {@code sw} now; {@link #close()} leaves it. */
+    /** Joins {@code sw} now on a port of no guest; {@link #close()} leaves it. */
     public NetDevice(byte[] mac, EthernetSwitch sw) {
+        this(mac, sw, p -> sw.join(p));
+    }
+
+    /**
+     * Joins {@code sw} now as the port of {@code guest}'s device {@code device}, whose faults are
+     * reported on {@code events}; {@link #close()} leaves it.
+     */
+    public NetDevice(byte[] mac, EthernetSwitch sw, String guest, String device, EventBus events) {
+        this(mac, sw, p -> sw.join(guest, device, events, p));
+    }
+
+    private NetDevice(byte[] mac, EthernetSwitch sw, Function<Consumer<byte[]>, EthernetSwitch.Port> join) {
         if (mac.length != 6) throw new IllegalArgumentException("a MAC address is 6 bytes");
         this.mac = mac.clone();
-        this.port = sw.join(this::arrive);
+        this.port = join.apply(this::arrive);
     }
 
     public byte[] mac() {

@@ -10,6 +10,7 @@ import guestlab.devices.NetDevice;
 import guestlab.devices.RngDevice;
 import guestlab.devices.RngHandler;
 import guestlab.devices.StreamConsole;
+import guestlab.events.EventBus;
 import guestlab.virtio.VirtioDevice;
 
 import java.io.IOException;
@@ -24,11 +25,19 @@ import java.util.function.Function;
  * buffer host, which the sim engine's users read and write.
  */
 public final class DeviceFactory {
+    private final String guest;
+    private final EventBus events;
     private final Function<String, EthernetSwitch> switches;
     private final Map<String, BufferConsole> bufferConsoles = new LinkedHashMap<>();
 
-    /** @param switches the switch a net device joins, by name */
-    public DeviceFactory(Function<String, EthernetSwitch> switches) {
+    /**
+     * @param guest    the guest the devices belong to (a net device's switch port is named after it)
+     * @param events   its event stream, which hears of the faults a switch sets on its net devices
+     * @param switches the switch a net device joins, by name
+     */
+    public DeviceFactory(String guest, EventBus events, Function<String, EthernetSwitch> switches) {
+        this.guest = guest;
+        this.events = events;
         this.switches = switches;
     }
 
@@ -46,7 +55,7 @@ public final class DeviceFactory {
                     : BlockDevice.open(Path.of(o.get("file").toString()), Boolean.TRUE.equals(o.get("read-only")),
                     ((Number) o.getOrDefault("queues", 1)).intValue());
             case "net" -> new NetDevice(o.containsKey("mac") ? NetDevice.parseMac(o.get("mac").toString()) : NetDevice.randomMac(),
-                    switches.apply(o.getOrDefault("switch", "default").toString()));
+                    switches.apply(o.getOrDefault("switch", "default").toString()), guest, d.name(), events);
             case "rng" -> {
                 RngDevice rng = new RngDevice();
                 if (o.get(DeviceSpec.HANDLER) instanceof RngHandler h) rng.setHandler(h); // an entropy source defined elsewhere

@@ -18,7 +18,10 @@ public enum EventKind {
     HOST_WARNING,
     /** A device's handler (a Clojure function) threw, returned garbage or took too long; that request got IOERR. */
     HANDLER_ERROR,
-    /** A fault injected on purpose (guestlab.faults): what was done to which request. */
+    /**
+     * A fault injected on purpose acted, or was set or cleared: what was done to which request
+     * (guestlab.faults) or frame (lost, corrupted, duplicated, cut by a partition).
+     */
     FAULT,
     /** Guest lifecycle: started, paused, resumed, stopped, engine died. */
     LIFECYCLE

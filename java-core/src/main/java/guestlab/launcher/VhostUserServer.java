@@ -48,8 +48,8 @@ public final class VhostUserServer {
                 yield null;
             }
         };
-        VirtioDevice device = new DeviceFactory(EthernetSwitch::new).build(spec);
         EventBus events = new EventBus(16);
+        VirtioDevice device = new DeviceFactory("vhost-user", events, EthernetSwitch::new).build(spec);
         // Only these kinds: the device path then makes no event objects for its kicks, requests and interrupts.
         events.subscribe(EnumSet.of(EventKind.LIFECYCLE, EventKind.DEVICE_ERROR, EventKind.HOST_WARNING),
                 e -> System.err.println("guestlab: " + e));

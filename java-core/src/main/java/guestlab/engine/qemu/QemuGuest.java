@@ -103,7 +103,7 @@ public final class QemuGuest implements Guest {
             Map<String, VhostUserBackend> backends = new LinkedHashMap<>();
             QemuCommand cmd = QemuCommand.forKit(kit, accel).withMemoryBytes(spec.memoryBytes()).withRunDir(runDir)
                     .withExtraCmdline(GUEST_CMDLINE);
-            DeviceFactory factory = new DeviceFactory(switches);
+            DeviceFactory factory = new DeviceFactory(spec.name(), events, switches);
             int n = 0;
             String rootSerial = null;
             for (DeviceSpec d : DeviceSpec.withDefaultNames(spec.devices())) {

@@ -44,7 +44,7 @@ public final class SimEngine {
             // Guest RAM plus one page above it for the lguest device page.
             MemfdMemory mem = rollback.add(MemfdMemory.allocate("guestlab-" + spec.name(),
                     spec.memoryBytes() + LguestRing.PAGE_SIZE, "guest " + spec.name() + " is stopped"));
-            DeviceFactory factory = new DeviceFactory(switches);
+            DeviceFactory factory = new DeviceFactory(spec.name(), events, switches);
             Map<String, VirtioDevice> devices = new LinkedHashMap<>();
             List<DeviceSpec> vhostUser = new ArrayList<>();
             for (DeviceSpec d : DeviceSpec.withDefaultNames(spec.devices())) {
