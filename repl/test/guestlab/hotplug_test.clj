@@ -67,7 +67,7 @@
       (await/until "carrier on eth0" #(carrier vm) #{"1"})
       (g/link! vm :net0 false)
       (is (= "0" (await/until "no carrier on eth0" #(carrier vm) #{"0"})))
-      (is (str/includes? (out vm "ip link show eth0") "NO-CARRIER"))
+      (is (await/until "ip link to say NO-CARRIER" #(out vm "ip link show eth0") #(str/includes? % "NO-CARRIER")))
       (g/link! vm :net0 true)
       (is (= "1" (await/until "carrier on eth0 again" #(carrier vm) #{"1"}))))
     (testing "refusals, each in one line"
