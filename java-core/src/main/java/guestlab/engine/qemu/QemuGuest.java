@@ -384,7 +384,7 @@ public final class QemuGuest implements Guest {
             else qmp.execute("chardev-remove", Map.of("id", id));
         } catch (TimeoutException e) {
             throw new java.io.UncheckedIOException(new IOException("timed out after " + HOTPLUG_TIMEOUT.toSeconds() + " s waiting for guest "
-                    + name + " to release " + device + " (no DEVICE_DELETED from QEMU; the guest's kernel must accept PCIe hot-unplug)"));
+                    + name + " to release " + device + " (no DEVICE_DELETED from QEMU; the guest's kernel must accept PCI hot-unplug)"));
         } catch (IOException | ExecutionException e) {
             throw new java.io.UncheckedIOException("unplug " + device + " from " + name + ": " + e.getMessage(), new IOException(e));
         } catch (InterruptedException e) {
