@@ -61,6 +61,11 @@
     (testing "the name and the slot are free again"
       (is (= :block1 (g/plug! vm [:block {:file plugged}])))
       (is (seq (await/until "the plugged disk in the guest again" #(disk-with-serial vm "plugged.img") seq)))
+      (testing "beside the hidden transfer disk, which files still go through"
+        (let [local (doto (java.io.File/createTempFile "hotplug" ".txt") (.deleteOnExit))]
+          (spit local line)
+          (binding [g/*progress* nil] (con/put! vm (str local) "/root/put.txt"))
+          (is (= line (out vm "cat /root/put.txt")))))
       (g/unplug! vm :block1))
     (testing "link!: the guest's carrier drops and returns"
       (out vm "ip link set eth0 up")
