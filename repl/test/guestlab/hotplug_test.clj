@@ -67,6 +67,18 @@
           (binding [g/*progress* nil] (con/put! vm (str local) "/root/put.txt"))
           (is (= line (out vm "cat /root/put.txt")))))
       (g/unplug! vm :block1))
+    (testing "a net device joins its switch and leaves it; three slots, and then a one-line refusal"
+      (let [ports #(.portCount (.switchNamed (g/launcher) "hotplug-test"))]
+        (is (= 1 (ports)))
+        (is (= :net1 (g/plug! vm [:net {:switch :hotplug-test}])))
+        (is (= 2 (ports)))
+        (is (str/includes? (out vm "ls /sys/class/net") "eth1"))
+        (is (= [:rng0 :rng1] [(g/plug! vm [:rng]) (g/plug! vm [:rng])]))
+        (is (= [:hotplug "g/plug!: hotplug has no free hot-plug slot (3, holding net1 rng0 rng1); unplug one first"]
+               (error-of #(g/plug! vm [:rng]))))
+        (run! #(g/unplug! vm %) [:net1 :rng0 :rng1])
+        (is (= 1 (ports)))
+        (is (not (str/includes? (out vm "ls /sys/class/net") "eth1")))))
     (testing "link!: the guest's carrier drops and returns"
       (out vm "ip link set eth0 up")
       (await/until "carrier on eth0" #(carrier vm) #{"1"})
