@@ -335,6 +335,62 @@
   [g]
   (keyword (str/lower-case (str (.state (check/guest "g/state" g))))))
 
+;; --- devices that come and go ------------------------------------------------
+
+(defn- topology-change
+  "Runs f, a change to live guest vm's devices, turning what the engine refuses into a one-line
+  error \"<fn-name>: <why>\": :engine for an engine that cannot do it, :timeout when the guest did
+  not answer in time, :hotplug otherwise."
+  [fn-name ^Guest vm f]
+  (try
+    (f)
+    (catch UnsupportedOperationException e
+      (err/fail! :engine (str fn-name ": guest " (.name vm) " is a :" (.engine vm) " guest; " (.getMessage e)
+                              " (its kernel reads the lguest device page once, at boot): use a :qemu guest")
+                 {:fn fn-name :guest (.name vm) :engine (.engine vm)}))
+    (catch RuntimeException e
+      (when (or (err/guestlab-error e) (check/stopped? vm)) (throw e))
+      (let [msg (str (.getMessage e))]
+        (err/fail! (if (str/includes? msg "timed out") :timeout :hotplug) (str fn-name ": " msg)
+                   {:fn fn-name :guest (.name vm)} e)))))
+
+(defn plug!
+  "Hot-plugs a device into running guest g and returns its name as a keyword: the device's
+  :name, or the next free one of its kind (:block1, ...). A :qemu guest gets it in a free PCIe
+  slot (guestlab's back-end starts first, then QMP chardev-add and device_add); plug! returns
+  once the guest's driver has started it (a disk is then /dev/vdX in the guest).
+
+    (plug! vm [:block {:file \"b.img\"}])  ; => :block1"
+  [g device]
+  (check/with-guest [vm "g/plug!" g]
+    (when-not (s/valid? ::device device)
+      (err/bad-arg! "g/plug!" "device" "a device like [:block {:file \"b.img\"}], [:net {:switch :lan}] or [:rng]" device))
+    (let [[kind opts] device]
+      (keyword (topology-change "g/plug!" vm
+                 #(.plug vm (DeviceSpec. (name kind) (:name opts) (option-map opts))))))))
+
+(defn unplug!
+  "Hot-unplugs a device plug! added to g, once the guest has let it go (for :qemu, QMP
+  device_del and the DEVICE_DELETED event); then its back-end stops and a disk's image is
+  flushed and closed, so the file holds what the guest wrote. Returns g."
+  [g device]
+  (check/with-guest [vm "g/unplug!" g]
+    (let [n (check/device "g/unplug!" vm device)]
+      (topology-change "g/unplug!" vm #(.unplug vm n))
+      g)))
+
+(defn link!
+  "Sets the link of g's net device: false, the guest loses its carrier and no frame passes either
+  way; true, both come back. Returns g.
+
+    (link! vm :net0 false)"
+  [g device up?]
+  (check/with-guest [vm "g/link!" g]
+    (let [n (check/device-of-kind "g/link!" vm device :net)]
+      (check/arg "g/link!" "up?" boolean? "true or false" up?)
+      (topology-change "g/link!" vm #(.setLink vm n (boolean up?)))
+      g)))
+
 ;; --- events ------------------------------------------------------------------
 
 (defn event->map

@@ -1,5 +1,6 @@
 package guestlab.engine;
 
+import guestlab.devices.NetDevice;
 import guestlab.events.EventBus;
 import guestlab.memory.GuestMemory;
 import guestlab.virtio.QueueState;
@@ -51,6 +52,28 @@ public interface Guest extends AutoCloseable {
     /** Lets a paused guest run again. */
     default void resume() {
         throw new UnsupportedOperationException(engine() + " guests cannot be paused");
+    }
+
+    /**
+     * Adds a device to the running guest and returns its name (the spec's, or the next free one of
+     * its kind: block1, net1, ...).
+     */
+    default String plug(DeviceSpec device) {
+        throw new UnsupportedOperationException(engine() + " guests cannot hot-plug devices");
+    }
+
+    /** Removes a device {@link #plug} added, once the guest has let it go; its image is flushed and closed. */
+    default void unplug(String device) {
+        throw new UnsupportedOperationException(engine() + " guests cannot hot-unplug devices");
+    }
+
+    /**
+     * Sets a net device's link: down, the guest sees no carrier and no frame passes either way; up,
+     * both return.
+     */
+    default void setLink(String device, boolean up) {
+        if (!(device(device) instanceof NetDevice net)) throw new IllegalArgumentException(device + " is not a net device");
+        net.setLinkUp(up);
     }
 
     /** Stops the guest and releases everything it holds; idempotent. */

@@ -4,7 +4,9 @@ import guestlab.image.GuestKit;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -31,6 +33,8 @@ public record QemuCommand(Path qemu, Path kernel, Path initrd, String extraCmdli
     public static final Path DEFAULT_QEMU = Path.of("/usr/bin/qemu-system-x86_64");
     public static final long MIB = 1024 * 1024;
     public static final String BASE_CMDLINE = "console=ttyS0 panic=-1";
+    /** How many empty PCIe root ports every guest gets, each a slot a device can be hot-plugged into. */
+    public static final int HOTPLUG_PORTS = 3;
 
     public QemuCommand {
         Objects.requireNonNull(qemu, "qemu");
@@ -74,21 +78,54 @@ public record QemuCommand(Path qemu, Path kernel, Path initrd, String extraCmdli
 
     /**
      * A device served by a vhost-user back-end on {@code socket}: the chardev QEMU connects
-     * through and the front-end device on it.
+     * through and the front-end device on it, both with the QEMU id {@code id}.
      *
      * @param id  unique among this command's devices
      * @param mac a net device's MAC (QEMU owns virtio-net's config space, so it is told); else null
      */
     public QemuCommand withVhostUserDevice(String kind, String id, Path socket, String mac) {
         List<String> chardev = List.of("-chardev", "socket,id=" + id + ",path=" + socket);
-        return withDevice(chardev).withDevice(switch (kind) {
-            case "block" -> List.of("-device", "vhost-user-blk-pci,chardev=" + id);
-            case "rng" -> List.of("-device", "vhost-user-rng-pci,chardev=" + id);
-            // vectors=0 (INTx): QEMU 7.2 crashes in vhost_net_start setting up MSI-X vector notifiers.
-            case "net" -> List.of("-netdev", "vhost-user,id=n" + id + ",chardev=" + id, "-device",
-                    "virtio-net-pci,netdev=n" + id + ",mac=" + mac + ",romfile=,vectors=0");
+        Map<String, String> front = frontEnd(kind, id, mac);
+        StringBuilder device = new StringBuilder(front.get("driver"));
+        front.forEach((k, v) -> { if (!k.equals("driver")) device.append(',').append(k).append('=').append(v.replace(",", ",,")); });
+        if (kind.equals("net")) {
+            return withDevice(chardev).withDevice(List.of("-netdev", "vhost-user,id=" + netdevId(id) + ",chardev=" + id,
+                    "-device", device.toString()));
+        }
+        return withDevice(chardev).withDevice(List.of("-device", device.toString()));
+    }
+
+    /**
+     * The properties of the front-end device (QEMU's {@code device_add} arguments, {@code driver}
+     * first) for a vhost-user back-end on chardev {@code id}; the device gets the same id.
+     */
+    public static Map<String, String> frontEnd(String kind, String id, String mac) {
+        Map<String, String> p = new LinkedHashMap<>();
+        switch (kind) {
+            case "block" -> { p.put("driver", "vhost-user-blk-pci"); p.put("chardev", id); }
+            case "rng" -> { p.put("driver", "vhost-user-rng-pci"); p.put("chardev", id); }
+            case "net" -> {
+                p.put("driver", "virtio-net-pci");
+                p.put("netdev", netdevId(id));
+                p.put("mac", mac);
+                p.put("romfile", "");
+                // INTx: QEMU 7.2 crashes in vhost_net_start setting up MSI-X vector notifiers.
+                p.put("vectors", "0");
+            }
             default -> throw new IllegalArgumentException("QEMU has no vhost-user " + kind + " device");
-        });
+        }
+        p.put("id", id);
+        return p;
+    }
+
+    /** The id of the vhost-user netdev a net device with QEMU id {@code id} sits on. */
+    public static String netdevId(String id) {
+        return "n" + id;
+    }
+
+    /** The id of hot-plug slot {@code i}: a PCIe root port, since q35's root bus does not hot-plug. */
+    public static String hotplugPort(int i) {
+        return "hotplug" + i;
     }
 
     public Path serialSocket() { return requireRunDir().resolve("serial.sock"); }
@@ -118,6 +155,9 @@ public record QemuCommand(Path qemu, Path kernel, Path initrd, String extraCmdli
         a.addAll(List.of("-qmp", "unix:" + optValue(qmpSocket()) + ",server=on,wait=off"));
         if (startPaused) a.add("-S");
         for (List<String> group : devices) a.addAll(group);
+        for (int i = 0; i < HOTPLUG_PORTS; i++) {
+            a.addAll(List.of("-device", "pcie-root-port,id=" + hotplugPort(i) + ",chassis=" + (i + 1)));
+        }
         return List.copyOf(a);
     }
 

@@ -27,8 +27,15 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.stream.IntStream;
 import java.util.stream.Stream;
 
 /**
@@ -48,6 +55,8 @@ public final class QemuGuest implements Guest {
     static final String NAME_PARAMETER = "guestlab.name";
     /** How long stop waits for a root disk guest's sync. */
     private static final Duration SYNC_TIME = Duration.ofSeconds(20);
+    /** How long plug waits for the guest's driver to start a device, and unplug for the guest to let one go. */
+    public static final Duration HOTPLUG_TIMEOUT = Duration.ofSeconds(30);
 
     /** The serial guestlab's block device answers for an image: its file name, cut at the 20 bytes virtio-blk gives it. */
     private static String serial(Path file) {
@@ -66,7 +75,14 @@ public final class QemuGuest implements Guest {
 
     private final String name;
     private final EventBus events;
+    /** Every device served here, in bus order then plug order; guarded by itself. */
     private final Map<String, VhostUserBackend> backends;
+    /** Each device's QEMU id (its chardev's and front-end device's), for QMP. */
+    private final Map<String, String> qemuIds;
+    /** Which device each hot-plug port holds (null: free); guarded by this. */
+    private final String[] ports = new String[QemuCommand.HOTPLUG_PORTS];
+    private final DeviceFactory factory;
+    private int plugs;
     private final QemuProcess qemu;
     private final TransferDisk transferDisk;
     private final GuestFiles files;
@@ -75,12 +91,14 @@ public final class QemuGuest implements Guest {
     private final boolean rootDisk;
     private volatile State state = State.RUNNING;
 
-    private QemuGuest(String name, EventBus events, Map<String, VhostUserBackend> backends, QemuProcess qemu,
-                      TransferDisk transferDisk, Path runDir, boolean rootDisk) {
+    private QemuGuest(String name, EventBus events, Map<String, VhostUserBackend> backends, Map<String, String> qemuIds,
+                      DeviceFactory factory, QemuProcess qemu, TransferDisk transferDisk, Path runDir, boolean rootDisk) {
         this.rootDisk = rootDisk;
+        this.qemuIds = new ConcurrentHashMap<>(qemuIds);
+        this.factory = factory;
         this.name = name;
         this.events = events;
-        this.backends = backends;
+        this.backends = new LinkedHashMap<>(backends);
         this.qemu = qemu;
         this.transferDisk = transferDisk;
         this.files = new GuestFiles(name, qemu.console(), transferDisk);
@@ -101,6 +119,7 @@ public final class QemuGuest implements Guest {
         try (Rollback rollback = new Rollback()) {
             rollback.add(() -> deleteRunDir(runDir));
             Map<String, VhostUserBackend> backends = new LinkedHashMap<>();
+            Map<String, String> qemuIds = new LinkedHashMap<>();
             QemuCommand cmd = QemuCommand.forKit(kit, accel).withMemoryBytes(spec.memoryBytes()).withRunDir(runDir)
                     .withExtraCmdline(GUEST_CMDLINE);
             DeviceFactory factory = new DeviceFactory(spec.name(), events, switches);
@@ -123,6 +142,7 @@ public final class QemuGuest implements Guest {
                 backends.put(d.name(), b);
                 // virtio-net's config space starts with the MAC (virtio 1.x section 5.1.4).
                 String mac = d.kind().equals("net") ? NetDevice.formatMac(Arrays.copyOf(dev.config(), 6)) : null;
+                qemuIds.put(d.name(), "vu" + n);
                 cmd = cmd.withVhostUserDevice(d.kind(), "vu" + n++, b.socket(), mac);
             }
             // last, so that the spec's disks keep their names (vda, vdb, ...)
@@ -135,7 +155,8 @@ public final class QemuGuest implements Guest {
             publish(events, spec.name(), "starting: engine qemu (" + cmd.accelerator() + "), " + spec.memoryBytes() / (1 << 20)
                     + " MiB, kernel " + kit.kernelVersion() + ", devices " + backends.keySet());
             QemuProcess qemu = QemuProcess.start(cmd, QemuProcess.DEFAULT_START_TIMEOUT, consoleSink);
-            QemuGuest g = new QemuGuest(spec.name(), events, backends, qemu, transferDisk, runDir, rootSerial != null);
+            QemuGuest g = new QemuGuest(spec.name(), events, backends, qemuIds, factory, qemu, transferDisk, runDir,
+                    rootSerial != null);
             g.watchEngine();
             rollback.keep();
             rollback.add(g::stop); // the guest owns QEMU, the back-ends and the run directory
@@ -214,7 +235,9 @@ public final class QemuGuest implements Guest {
 
     @Override
     public List<String> devices() {
-        return List.copyOf(backends.keySet());
+        synchronized (backends) {
+            return List.copyOf(backends.keySet());
+        }
     }
 
     /** vhost-user shows no status byte: a device with running queues is DRIVER_OK, a broken one NEEDS_RESET. */
@@ -228,7 +251,7 @@ public final class QemuGuest implements Guest {
 
     @Override
     public List<QueueState> queues() {
-        return backends.values().stream().flatMap(b -> b.queues().stream()).toList();
+        return served().stream().flatMap(b -> b.queues().stream()).toList();
     }
 
     @Override
@@ -254,14 +277,164 @@ public final class QemuGuest implements Guest {
     /** The guest RAM QEMU shares with the back-ends (through the first device that has it). */
     @Override
     public GuestMemory memory() {
-        return backends.values().stream().map(VhostUserBackend::memory).filter(m -> m != null).findFirst()
+        return served().stream().map(VhostUserBackend::memory).filter(m -> m != null).findFirst()
                 .orElseThrow(() -> new IllegalStateException(name + " shares no memory with guestlab yet (no started vhost-user device)"));
     }
 
     private VhostUserBackend backend(String device) {
-        VhostUserBackend b = backends.get(device);
-        if (b == null) throw new IllegalArgumentException("no vhost-user device " + device + "; devices: " + backends.keySet());
-        return b;
+        synchronized (backends) {
+            VhostUserBackend b = backends.get(device);
+            if (b == null) throw new IllegalArgumentException("no vhost-user device " + device + "; devices: " + backends.keySet());
+            return b;
+        }
+    }
+
+    /** The back-ends serving now, in bus order then plug order. */
+    private List<VhostUserBackend> served() {
+        synchronized (backends) {
+            return List.copyOf(backends.values());
+        }
+    }
+
+    /**
+     * Hot-plugs a block, net or rng device into a free PCIe root port: its back-end is started
+     * first, then QMP chardev-add (and netdev_add for net) and device_add. Returns the device's
+     * name once the guest's driver has started its queues (within {@link #HOTPLUG_TIMEOUT}).
+     */
+    @Override
+    public synchronized String plug(DeviceSpec spec) {
+        requireRunning("plug");
+        if (!QemuCommand.VHOST_USER_KINDS.contains(spec.kind())) {
+            throw new IllegalArgumentException("engine qemu cannot hot-plug a " + spec.kind() + " device (it can: block net rng)");
+        }
+        if (spec.options().get(DeviceSpec.VHOST_USER) != null || spec.rootDisk() || spec.ephemeral()) {
+            throw new IllegalArgumentException("a hot-plugged device is served by guestlab from a :file (no :vhost-user, :rootfs or :ephemeral)");
+        }
+        DeviceSpec d = spec.name() == null || spec.name().isBlank() ? new DeviceSpec(spec.kind(), nextFreeName(spec.kind()), spec.options()) : spec;
+        if (devices().contains(d.name())) throw new IllegalArgumentException(name + " already has a device " + d.name());
+        int port = IntStream.range(0, ports.length).filter(i -> ports[i] == null).findFirst()
+                .orElseThrow(() -> new IllegalStateException(name + " has no free hot-plug slot (" + ports.length + ", holding "
+                        + String.join(" ", ports) + "); unplug one first"));
+        String id = "hp" + plugs++;
+        try (Rollback rollback = new Rollback()) {
+            VirtioDevice dev = rollback.add(factory.build(d));
+            VhostUserBackend b = rollback.add(new VhostUserBackend(name, d.name(), dev, runDir.resolve(d.name() + ".sock"), events));
+            QmpClient qmp = qemu.qmp();
+            qmp.execute("chardev-add", Map.of("id", id, "backend", Map.of("type", "socket", "data",
+                    Map.of("addr", Map.of("type", "unix", "data", Map.of("path", b.socket().toString())), "server", false))));
+            rollback.add(() -> quietly(qmp, "chardev-remove", Map.of("id", id)));
+            String mac = null;
+            if (d.kind().equals("net")) {
+                mac = NetDevice.formatMac(Arrays.copyOf(dev.config(), 6));
+                qmp.execute("netdev_add", Map.of("type", "vhost-user", "id", QemuCommand.netdevId(id), "chardev", id));
+                rollback.add(() -> quietly(qmp, "netdev_del", Map.of("id", QemuCommand.netdevId(id))));
+            }
+            Map<String, Object> front = new LinkedHashMap<>(QemuCommand.frontEnd(d.kind(), id, mac));
+            front.put("bus", QemuCommand.hotplugPort(port));
+            qmp.execute("device_add", front);
+            synchronized (backends) {
+                backends.put(d.name(), b);
+            }
+            qemuIds.put(d.name(), id);
+            ports[port] = d.name();
+            rollback.keep();
+            publish(events, name, "plugged " + d.name() + " into " + QemuCommand.hotplugPort(port));
+            awaitDriver(d.name(), b);
+            return d.name();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("plug " + d.name() + " into " + name + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Waits until the guest's driver has started the device's queues: it has seen the device. */
+    private void awaitDriver(String device, VhostUserBackend b) throws IOException {
+        long deadline = System.nanoTime() + HOTPLUG_TIMEOUT.toNanos();
+        while (b.queues().isEmpty()) {
+            requireRunning("plug");
+            if (System.nanoTime() > deadline) {
+                throw new IOException("timed out after " + HOTPLUG_TIMEOUT.toSeconds() + " s waiting for guest " + name
+                        + "'s driver to start " + device + " (it stays plugged; unplug removes it)");
+            }
+            LockSupport.parkNanos(20_000_000);
+        }
+    }
+
+    /**
+     * Hot-unplugs a device {@link #plug} added: QMP device_del, then, once the guest has released
+     * it (DEVICE_DELETED, within {@link #HOTPLUG_TIMEOUT}), chardev-remove; the back-end stops and
+     * the device closes (a disk's image flushed and closed).
+     */
+    @Override
+    public synchronized void unplug(String device) {
+        requireRunning("unplug");
+        backend(device);
+        int port = Arrays.asList(ports).indexOf(device);
+        if (port < 0) {
+            throw new IllegalArgumentException(device + " of " + name + " was attached at boot, on q35's root bus, which does not hot-unplug;"
+                    + " only devices plugged in can be unplugged");
+        }
+        String id = qemuIds.get(device);
+        QmpClient qmp = qemu.qmp();
+        CompletableFuture<QmpClient.Event> deleted = qmp.nextEvent("DEVICE_DELETED", data -> id.equals(data.get("device")));
+        try {
+            qmp.execute("device_del", Map.of("id", id));
+            deleted.get(HOTPLUG_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+            // a vhost-user netdev removes its chardev with itself
+            if (device(device) instanceof NetDevice) qmp.execute("netdev_del", Map.of("id", QemuCommand.netdevId(id)));
+            else qmp.execute("chardev-remove", Map.of("id", id));
+        } catch (TimeoutException e) {
+            throw new java.io.UncheckedIOException(new IOException("timed out after " + HOTPLUG_TIMEOUT.toSeconds() + " s waiting for guest "
+                    + name + " to release " + device + " (no DEVICE_DELETED from QEMU; the guest's kernel must accept PCI hot-unplug)"));
+        } catch (IOException | ExecutionException e) {
+            throw new java.io.UncheckedIOException("unplug " + device + " from " + name + ": " + e.getMessage(), new IOException(e));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("unplug " + device + " from " + name + " was interrupted", e);
+        } finally {
+            deleted.cancel(false);
+        }
+        VhostUserBackend b;
+        synchronized (backends) {
+            b = backends.remove(device);
+        }
+        qemuIds.remove(device);
+        ports[port] = null;
+        b.close();
+        b.device().close();
+        publish(events, name, "unplugged " + device);
+    }
+
+    /** The link of a net device: guestlab's port (frames both ways) and QMP set_link (the guest's carrier). */
+    @Override
+    public synchronized void setLink(String device, boolean up) {
+        requireRunning("set the link of");
+        Guest.super.setLink(device, up);
+        try {
+            qemu.qmp().execute("set_link", Map.of("name", qemuIds.get(device), "up", up));
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("set_link " + device + " of " + name + ": " + e.getMessage(), e);
+        }
+        publish(events, name, "link of " + device + (up ? " up" : " down"));
+    }
+
+    /** kind + the lowest number no device of this guest has. */
+    private String nextFreeName(String kind) {
+        List<String> taken = devices();
+        for (int i = 0; ; i++) if (!taken.contains(kind + i)) return kind + i;
+    }
+
+    private void requireRunning(String what) {
+        State s = state();
+        if (s != State.RUNNING) throw new IllegalStateException("cannot " + what + " a device of " + name + ": it is " + s.name().toLowerCase());
+    }
+
+    /** A QMP command whose failure changes nothing for the caller (undoing a half-done plug). */
+    private static void quietly(QmpClient qmp, String command, Map<String, ?> args) {
+        try {
+            qmp.execute(command, args);
+        } catch (IOException ignored) {
+            // the plug's own error is what the caller sees
+        }
     }
 
     @Override
@@ -276,7 +449,7 @@ public final class QemuGuest implements Guest {
         } catch (RuntimeException e) {
             failure = e;
         }
-        for (VhostUserBackend b : backends.values()) {
+        for (VhostUserBackend b : served()) {
             try {
                 b.close();
                 b.device().close();

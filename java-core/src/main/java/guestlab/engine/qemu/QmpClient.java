@@ -18,11 +18,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
 
 /**
  * A QEMU Machine Protocol client over a unix socket. A reader thread splits the stream into JSON
@@ -47,6 +49,9 @@ public final class QmpClient implements AutoCloseable {
     private final BlockingQueue<Incoming> replies = new LinkedBlockingQueue<>();
     private final List<GuardedListener<Event>> listeners = new CopyOnWriteArrayList<>();
     private final ArrayDeque<Event> history = new ArrayDeque<>();
+    /** One-shot waits for an event: {@link #nextEvent}. */
+    private record Waiter(String name, Predicate<Map<String, Object>> match, CompletableFuture<Event> event) {}
+    private final List<Waiter> waiters = new CopyOnWriteArrayList<>();
     private final AtomicLong ids = new AtomicLong();
     private final Thread reader;
     private volatile boolean closed;
@@ -76,6 +81,17 @@ public final class QmpClient implements AutoCloseable {
 
     public void addListener(Consumer<Event> listener) {
         listeners.add(new GuardedListener<>(listener));
+    }
+
+    /**
+     * The next event named {@code name} whose data {@code match}es, from now on (call it before the
+     * command that causes the event). The caller bounds the wait; cancelling the future stops watching.
+     */
+    public CompletableFuture<Event> nextEvent(String name, Predicate<Map<String, Object>> match) {
+        Waiter w = new Waiter(name, match, new CompletableFuture<>());
+        waiters.add(w);
+        w.event().whenComplete((ev, e) -> waiters.remove(w));
+        return w.event();
     }
 
     /** How many times listeners have thrown, all told. */
@@ -240,6 +256,13 @@ public final class QmpClient implements AutoCloseable {
         synchronized (history) {
             if (history.size() == EVENT_HISTORY) history.removeFirst();
             history.addLast(ev);
+        }
+        for (Waiter w : waiters) {
+            try {
+                if (w.name().equals(ev.name()) && w.match().test(data)) w.event().complete(ev);
+            } catch (RuntimeException e) {
+                w.event().completeExceptionally(e);
+            }
         }
         for (GuardedListener<Event> l : listeners) {
             Throwable first = l.deliver(ev);

@@ -31,7 +31,17 @@ class QemuCommandTest {
                 "-chardev", "socket,id=ser0,path=/run/g,,1/serial.sock,server=on,wait=off", "-serial", "chardev:ser0",
                 "-qmp", "unix:/run/g,,1/qmp.sock,server=on,wait=off",
                 "-S",
-                "-chardev", "socket,id=vu0,path=/run/vu0.sock", "-device", "vhost-user-rng-pci,chardev=vu0"), a);
+                "-chardev", "socket,id=vu0,path=/run/vu0.sock", "-device", "vhost-user-rng-pci,chardev=vu0",
+                "-device", "pcie-root-port,id=hotplug0,chassis=1", "-device", "pcie-root-port,id=hotplug1,chassis=2",
+                "-device", "pcie-root-port,id=hotplug2,chassis=3"), a);
+    }
+
+    @Test
+    void aVhostUserNetDeviceSitsOnItsNetdevAndCarriesItsIdForQmp() {
+        List<String> a = cmd().withVhostUserDevice("net", "vu1", Path.of("/run/n1.sock"), "52:54:00:12:34:56").args();
+        assertEquals(List.of("-chardev", "socket,id=vu1,path=/run/n1.sock", "-netdev", "vhost-user,id=nvu1,chardev=vu1",
+                "-device", "virtio-net-pci,netdev=nvu1,mac=52:54:00:12:34:56,romfile=,vectors=0,id=vu1"),
+                a.subList(a.indexOf("-S") + 1, a.indexOf("-S") + 7));
     }
 
     @Test

@@ -64,6 +64,33 @@ class QmpClientTest {
     }
 
     @Test
+    void nextEventIsTheFirstMatchingEventAfterTheCall(@TempDir Path dir) throws Exception {
+        try (FakeUnixPeer q = new FakeUnixPeer(dir.resolve("qmp"))) {
+            var server = CompletableFuture.runAsync(() -> {
+                try {
+                    q.accept();
+                    q.write(GREETING);
+                    String caps = q.readLine();
+                    q.write("{\"return\": {}, \"id\": " + id(caps) + "}\n");
+                    String del = q.readLine();
+                    q.write("{\"return\": {}, \"id\": " + id(del) + "}\n");
+                    q.write("{\"event\": \"DEVICE_DELETED\", \"data\": {\"path\": \"/machine/peripheral/hp0/virtio-backend\"}}\n");
+                    q.write("{\"event\": \"DEVICE_DELETED\", \"data\": {\"device\": \"hp1\", \"path\": \"/machine/peripheral/hp1\"}}\n");
+                    q.write("{\"event\": \"DEVICE_DELETED\", \"data\": {\"device\": \"hp0\", \"path\": \"/machine/peripheral/hp0\"}}\n");
+                } catch (IOException e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            try (QmpClient qmp = QmpClient.connect(q.path, Duration.ofSeconds(5))) {
+                CompletableFuture<QmpClient.Event> deleted = qmp.nextEvent("DEVICE_DELETED", d -> "hp0".equals(d.get("device")));
+                qmp.execute("device_del", Map.of("id", "hp0"));
+                assertEquals("/machine/peripheral/hp0", deleted.get(5, java.util.concurrent.TimeUnit.SECONDS).data().get("path"));
+                server.get();
+            }
+        }
+    }
+
+    @Test
     void everyWaitTimesOut(@TempDir Path dir) throws Exception {
         try (FakeUnixPeer q = new FakeUnixPeer(dir.resolve("qmp"))) {
             var server = CompletableFuture.runAsync(() -> {
