@@ -37,4 +37,4 @@
     (check (= written host) "the store holds the guest's bytes, sector for sector")))
 
 (g/stop! vm)
-(println "\nclojure-disk: done")
+(println "\nclojure-disk: all checks passed")
