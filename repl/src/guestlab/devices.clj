@@ -19,7 +19,10 @@
   Handlers run on a thread of their own: one that throws, returns anything but a completion, or
   takes longer than :timeout-ms (5000 unless given to wrap!) completes the request with IOERR and
   publishes a HANDLER_ERROR event; the device and the guest keep running. A write the device's
-  own handler has done stays done, whatever the handlers around it answer."
+  own handler has done stays done, whatever the handlers around it answer.
+
+  (dev/replay \"trace.edn\" vm :block0) re-issues what (faults/record \"trace.edn\") recorded and
+  names the requests whose completions differ."
   (:require [clojure.string :as str]
             [guestlab.blocktrace :as trace]
             [guestlab.check :as check]

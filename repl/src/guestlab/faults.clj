@@ -10,7 +10,10 @@
   touches one of them), :ops (a set of :read :write :flush ...), :every n (the nth, 2nth, ...
   request that matches), :probability p with :seed s. Each request a fault acts on gets an entry
   in its completion's :faults, which the device publishes as a FAULT event beside the guest's
-  ring events. Lying disks (stale-read) are never on unless asked for."
+  ring events. Lying disks (stale-read) are never on unless asked for.
+
+  (faults/record \"trace.edn\" {:data? true}) injects nothing: it records each request and its
+  completion, for dev/replay."
   (:require [guestlab.blocktrace :as trace]
             [guestlab.errors :as err])
   (:import (java.util Arrays Random)))
