@@ -19,8 +19,12 @@
   Handlers run on a thread of their own: one that throws, returns anything but a completion, or
   takes longer than :timeout-ms (5000 unless given to wrap!) completes the request with IOERR and
   publishes a HANDLER_ERROR event; the device and the guest keep running. A write the device's
-  own handler has done stays done, whatever the handlers around it answer."
+  own handler has done stays done, whatever the handlers around it answer.
+
+  (dev/replay \"trace.edn\" vm :block0) re-issues what (faults/record \"trace.edn\") recorded and
+  names the requests whose completions differ."
   (:require [clojure.string :as str]
+            [guestlab.blocktrace :as trace]
             [guestlab.check :as check]
             [guestlab.errors :as err])
   (:import (guestlab.devices BlockDevice BlockHandler RngHandler)
@@ -419,3 +423,69 @@
           :when h]
     (bind! h g (.name d)))
   g)
+
+;; --- replaying a recorded trace -------------------------------------------------------
+
+(def ^:private replayable #{:read :write :flush :get-id})
+
+(defn- issue
+  "Request map m served by handler h the way a guest's request is, from scratch memory:
+  {:status s} with :data for a read or get-id that is :ok."
+  [^BlockHandler h m]
+  (with-open [mem (MemfdMemory/allocate "guestlab-replay" (* 4096 (inc (quot (+ 17 (long (or (:length m) 0))) 4096))))]
+    (let [r (.parse (BlockRequest$Parser.) mem (detached-chain mem m))
+          c (.handle h r)
+          status (status-of c)]
+      (cond-> {:status status}
+        (and (= :ok status) (pos? (.dataWritten c))) (assoc :data (.read mem 16 (.dataWritten c)))))))
+
+(defn- replay-entry [fn-name file h {:keys [i op write-data write-sha256] :as e}]
+  (let [data (when (= :write op)
+               (when-not write-data
+                 (err/fail! :argument (str fn-name ": write " i " of " file " was recorded without its data;"
+                                           " record with (faults/record path {:data? true}) to replay writes")
+                            {:fn fn-name :index i}))
+               (let [b (trace/unbase64 write-data)]
+                 (when (and write-sha256 (not= write-sha256 (trace/sha256 b)))
+                   (err/fail! :argument (str fn-name ": write " i " of " file " has data that does not match its sha256") {:fn fn-name :index i}))
+                 b))
+        {:keys [status] out :data} (issue h (cond-> (select-keys e [:op :sector :length]) data (assoc :data data)))
+        replayed (cond-> {:status status} out (assoc :read-sha256 (trace/sha256 out)))
+        recorded (select-keys e [:status :read-sha256])]
+    (when (not= recorded replayed)
+      {:index i :request (select-keys e [:op :sector :length]) :recorded recorded :replayed replayed})))
+
+(defn- replay-with [fn-name file ^BlockHandler h]
+  (let [entries (sort-by :i (trace/read-trace fn-name file))
+        todo (filter (comp replayable :op) entries)
+        mismatches (into [] (keep #(replay-entry fn-name file h %)) todo)]
+    (cond-> {:requests (count todo) :matched (- (count todo) (count mismatches)) :mismatches mismatches}
+      (< (count todo) (count entries)) (assoc :skipped (- (count entries) (count todo))))))
+
+(declare store-handler)
+
+(defn replay
+  "Re-issues the requests recorded in file (by faults/record) in order, each the way a guest's
+  request reaches the device (from scratch memory, through its handlers), and compares each
+  completion's status and read data (sha256) with the recorded one:
+  {:requests n :matched n :mismatches [{:index i :request .. :recorded .. :replayed ..}]}, and
+  :skipped n for requests that cannot be replayed (discard, misaligned, unsupported).
+
+    (dev/replay \"trace.edn\" vm :block0)   ; a running guest's device, with what wraps it
+    (dev/replay \"trace.edn\" \"copy.img\")   ; a disk image file
+    (dev/replay \"trace.edn\" store)        ; a store, (dev/memory-store) or (dev/fn-store ...)
+
+  Writes are replayed only from a trace recorded with {:data? true}; writes replayed change the target."
+  ([file target]
+   (let [f "dev/replay"]
+     (cond
+       (store? target) (replay-with f file (store-handler target (* 512 (bit-shift-left 1 40)) false))
+       (or (string? target) (instance? java.io.File target))
+       (let [dev (try (BlockDevice/open (.toPath (java.io.File. (str target))) false)
+                      (catch java.io.IOException e
+                        (err/fail! :argument (str f ": " (err/one-line (ex-message e))) {:fn f :target (str target)})))]
+         (try (replay-with f file (.handler dev)) (finally (.close dev))))
+       :else (err/bad-arg! f "target" "a disk image file, a store, or a guest and its device" target))))
+  ([file g device]
+   (check/with-guest [vm "dev/replay" g]
+     (replay-with "dev/replay" file (.handler (block-device "dev/replay" vm device))))))

@@ -10,8 +10,12 @@
   touches one of them), :ops (a set of :read :write :flush ...), :every n (the nth, 2nth, ...
   request that matches), :probability p with :seed s. Each request a fault acts on gets an entry
   in its completion's :faults, which the device publishes as a FAULT event beside the guest's
-  ring events. Lying disks (stale-read) are never on unless asked for."
-  (:require [guestlab.errors :as err])
+  ring events. Lying disks (stale-read) are never on unless asked for.
+
+  (faults/record \"trace.edn\" {:data? true}) injects nothing: it records each request and its
+  completion, for dev/replay."
+  (:require [guestlab.blocktrace :as trace]
+            [guestlab.errors :as err])
   (:import (java.util Arrays Random)))
 
 ;; --- which requests --------------------------------------------------------------
@@ -139,3 +143,35 @@
         (if (take? request)
           (with-fault {:status :ioerr} :flush-fail "answered IOERR, flushed nothing")
           (handler request))))))
+
+;; --- recording ---------------------------------------------------------------------
+
+(defn record
+  "A middleware that records every request and its completion to the file at path, one EDN map a
+  line (guestlab.blocktrace describes them), for dev/replay. The file is emptied now; each entry
+  is appended, and the file closed, as its completion comes back, so unwrapping or stopping loses
+  nothing. Data is kept as sha256s; {:data? true} keeps the bytes too (base64), which dev/replay
+  needs to replay writes. Requests of several queues may arrive at once: entries are numbered
+  (:i) in the order their completions came back. Wrap it last, to record what the guest sees."
+  ([path] (record path {}))
+  ([path {:keys [data?] :as opts}]
+   (when-not (or (string? path) (instance? java.io.File path))
+     (err/bad-arg! "faults/record" "path" "a file name" path))
+   (check! "record" opts :data? boolean? "true or false")
+   (let [p (.toPath (java.io.File. (str path)))
+         lock (Object.)
+         n (volatile! 0)
+         t0 (System/nanoTime)]
+     (try (trace/start! p)
+          (catch java.io.IOException e
+            (err/fail! :argument (str "faults/record: cannot write " path ": " (ex-message e)) {:fn "faults/record" :path (str path)})))
+     (fn [handler]
+       (fn [request]
+         (let [t (/ (Math/round (/ (- (System/nanoTime) t0) 1e5)) 10.0)
+               log! (fn [c] (locking lock
+                              (trace/append! p (trace/entry @n t request c data?))
+                              (vswap! n inc)))
+               c (try (handler request)
+                      (catch Throwable e (log! {:status :ioerr}) (throw e)))]
+           (log! c)
+           c))))))
