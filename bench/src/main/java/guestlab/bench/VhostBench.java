@@ -74,7 +74,7 @@ public final class VhostBench {
             case "qsd aio=threads" -> BackEndProcess.qemuStorageDaemon(image, sock, 2, "threads", log);
             default -> BackEndProcess.qemuStorageDaemon(image, sock, 2, "io_uring", log);
         };
-        try (BlockLoad load = connect(sock, p)) {
+        try (BlockLoad load = BlockLoad.connect(sock, 2)) {
             // Not counted: a JVM back-end compiles its hot path in its first few thousand requests.
             load.run(Pattern.RANDOM_READ, SMALL, 8, QD32_REQUESTS, 2);
             load.run(Pattern.RANDOM_WRITE, SMALL, 8, QD1_REQUESTS, 2);
@@ -97,21 +97,6 @@ public final class VhostBench {
         } finally {
             p.destroy();
             p.waitFor();
-        }
-    }
-
-    /**
-     * Connects to the back-end {@code p} just started: its socket file exists from bind(2) on,
-     * a moment before it listens, so a refused connection is tried again while it lives.
-     */
-    private static BlockLoad connect(Path sock, Process p) throws Exception {
-        for (int attempt = 1; ; attempt++) {
-            try {
-                return BlockLoad.connect(sock, 2);
-            } catch (java.io.IOException e) {
-                if (attempt == 40 || !p.isAlive()) throw e;
-                Thread.sleep(50);
-            }
         }
     }
 

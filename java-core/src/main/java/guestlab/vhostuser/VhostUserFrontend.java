@@ -1,6 +1,7 @@
 package guestlab.vhostuser;
 
 import guestlab.posix.EventFd;
+import guestlab.posix.PosixException;
 import guestlab.posix.UnixSocket;
 import guestlab.virtio.Features;
 import guestlab.virtio.VringLayout;
@@ -11,6 +12,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.locks.LockSupport;
 
 import static guestlab.vhostuser.VhostUserProtocol.*;
 
@@ -23,6 +25,9 @@ import static guestlab.vhostuser.VhostUserProtocol.*;
 public final class VhostUserFrontend implements AutoCloseable {
     /** How long a back-end may take to answer a request. */
     private static final int REPLY_MILLIS = 10_000;
+    /** How long a socket that refuses connections may take to start listening. */
+    private static final long LISTEN_WAIT_NANOS = 1_000_000_000L;
+    private static final int ECONNREFUSED = 111;
 
     private final Path path;
     private final UnixSocket socket;
@@ -37,11 +42,20 @@ public final class VhostUserFrontend implements AutoCloseable {
 
     /** Connects to the back-end listening on {@code socket}, takes ownership of it (SET_OWNER) and asks its features. */
     public static VhostUserFrontend connect(Path socket) throws IOException {
-        UnixSocket s;
-        try {
-            s = UnixSocket.connect(socket);
-        } catch (RuntimeException e) {
-            throw new IOException("no vhost-user back-end on " + socket + ": " + e.getMessage(), e);
+        UnixSocket s = null;
+        // A back-end's socket file exists from bind(2) on, a moment before it listens: a back-end
+        // started just now (in the background, by a script) refuses for that moment.
+        for (long deadline = System.nanoTime() + LISTEN_WAIT_NANOS; s == null; ) {
+            try {
+                s = UnixSocket.connect(socket);
+            } catch (PosixException e) {
+                if (e.errno() != ECONNREFUSED || System.nanoTime() > deadline) {
+                    throw new IOException("no vhost-user back-end on " + socket + ": " + e.getMessage(), e);
+                }
+                LockSupport.parkNanos(20_000_000);
+            } catch (RuntimeException e) {
+                throw new IOException("no vhost-user back-end on " + socket + ": " + e.getMessage(), e);
+            }
         }
         VhostUserFrontend f = new VhostUserFrontend(socket, s);
         try {

@@ -110,6 +110,27 @@ class VhostUserFrontendTest {
     }
 
     @Test
+    void waitsForABackEndWhoseSocketFileIsThereButNotYetListening() throws Exception {
+        Path sock = dir.resolve("late.sock");
+        guestlab.posix.UnixSocket.listen(sock).close(); // the file stays, nobody listens: connections are refused
+        assertTrue(Files.exists(sock));
+        CompletableFuture<guestlab.vhostuser.VhostUserFrontend> connecting =
+                CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return guestlab.vhostuser.VhostUserFrontend.connect(sock);
+                    } catch (java.io.IOException e) {
+                        throw new RuntimeException(e);
+                    }
+                });
+        try (RngDevice device = new RngDevice();
+             VhostUserBackend backend = new VhostUserBackend("late", "rng", device, sock, new EventBus(16))) {
+            try (guestlab.vhostuser.VhostUserFrontend f = connecting.get(5, TimeUnit.SECONDS)) {
+                assertNotEquals(0, f.deviceFeatures(), "connected once the back-end listened, and it answered");
+            }
+        }
+    }
+
+    @Test
     void drivesARemoteEntropySource() throws Exception {
         Path sock = dir.resolve("rng.sock");
         try (RngDevice device = new RngDevice();
