@@ -21,6 +21,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.function.IntFunction;
 
 /**
  * An asynchronous virtio-blk driver over vhost-user, for measuring a back-end: it keeps a fixed
@@ -52,6 +53,30 @@ final class BlockLoad implements AutoCloseable {
 
         double percentileMicros(double p) {
             return latencies[Math.min(latencies.length - 1, (int) (latencies.length * p))] / 1e3;
+        }
+
+        /**
+         * Runs {@code work} on {@code threads} threads at once (argument: the thread's number),
+         * each doing {@code perThread} requests of {@code bytes} and returning their latencies,
+         * and times them together.
+         */
+        static Result onThreads(int threads, int perThread, int bytes, IntFunction<long[]> work) throws Exception {
+            ExecutorService pool = Executors.newFixedThreadPool(threads);
+            try {
+                List<Future<long[]>> runs = new ArrayList<>();
+                long t0 = System.nanoTime();
+                for (int t = 0; t < threads; t++) {
+                    int thread = t;
+                    runs.add(pool.submit((Callable<long[]>) () -> work.apply(thread)));
+                }
+                long[] all = new long[perThread * threads];
+                for (int t = 0; t < threads; t++) System.arraycopy(runs.get(t).get(), 0, all, t * perThread, perThread);
+                long nanos = System.nanoTime() - t0;
+                Arrays.sort(all);
+                return new Result(all.length, (long) all.length * bytes, nanos, all);
+            } finally {
+                pool.shutdownNow();
+            }
         }
     }
 
@@ -134,22 +159,7 @@ final class BlockLoad implements AutoCloseable {
     Result run(Pattern pattern, int bytes, int depth, int requestsPerQueue, int queueCount) throws Exception {
         if (depth > QUEUE_SIZE / 3 || (long) depth * bytes > DATA_BYTES) throw new IllegalArgumentException("depth " + depth + " of " + bytes);
         if (queueCount > queues.length) throw new IllegalArgumentException(queueCount + " queues; set up: " + queues.length);
-        ExecutorService pool = Executors.newFixedThreadPool(queueCount);
-        try {
-            List<Future<long[]>> runs = new ArrayList<>();
-            long t0 = System.nanoTime();
-            for (int q = 0; q < queueCount; q++) {
-                int queue = q;
-                runs.add(pool.submit((Callable<long[]>) () -> drive(queue, pattern, bytes, depth, requestsPerQueue)));
-            }
-            long[] all = new long[requestsPerQueue * queueCount];
-            for (int q = 0; q < queueCount; q++) System.arraycopy(runs.get(q).get(), 0, all, q * requestsPerQueue, requestsPerQueue);
-            long nanos = System.nanoTime() - t0;
-            Arrays.sort(all);
-            return new Result(all.length, (long) all.length * bytes, nanos, all);
-        } finally {
-            pool.shutdownNow();
-        }
+        return Result.onThreads(queueCount, requestsPerQueue, bytes, q -> drive(q, pattern, bytes, depth, requestsPerQueue));
     }
 
     /** One queue's share of a run, on its own thread; returns the latencies in completion order. */

@@ -6,14 +6,7 @@ import guestlab.posix.PosixFile;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.List;
 import java.util.SplittableRandom;
-import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 
 /**
  * The limit a block back-end works against: the requests {@link BlockLoad} makes, issued as
@@ -35,22 +28,7 @@ final class DirectLoad implements AutoCloseable {
 
     /** {@code requestsPerThread} requests of {@code bytes} on each of {@code threads} threads. */
     BlockLoad.Result run(boolean write, boolean random, int bytes, int requestsPerThread, int threads) throws Exception {
-        ExecutorService pool = Executors.newFixedThreadPool(threads);
-        try {
-            List<Future<long[]>> runs = new ArrayList<>();
-            long t0 = System.nanoTime();
-            for (int t = 0; t < threads; t++) {
-                int thread = t;
-                runs.add(pool.submit((Callable<long[]>) () -> drive(thread, write, random, bytes, requestsPerThread)));
-            }
-            long[] all = new long[requestsPerThread * threads];
-            for (int t = 0; t < threads; t++) System.arraycopy(runs.get(t).get(), 0, all, t * requestsPerThread, requestsPerThread);
-            long nanos = System.nanoTime() - t0;
-            Arrays.sort(all);
-            return new BlockLoad.Result(all.length, (long) all.length * bytes, nanos, all);
-        } finally {
-            pool.shutdownNow();
-        }
+        return BlockLoad.Result.onThreads(threads, requestsPerThread, bytes, t -> drive(t, write, random, bytes, requestsPerThread));
     }
 
     private long[] drive(int thread, boolean write, boolean random, int bytes, int requests) {
