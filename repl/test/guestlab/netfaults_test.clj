@@ -1,8 +1,11 @@
 (ns guestlab.netfaults-test
-  "Net faults, partitions and capture on a switch, as the receiving sim guest sees them."
+  "Net faults, partitions and capture on a switch, as the receiving sim guest sees them; and
+  corrupted frames as the receiving Linux guest's kernel sees them."
   (:require [clojure.java.shell :as sh]
             [clojure.string :as str]
             [clojure.test :refer [deftest is testing use-fixtures]]
+            [guestlab.await :as await]
+            [guestlab.console :as con]
             [guestlab.guest :as g]
             [guestlab.sim :as sim]
             [guestlab.topology :as topo])
@@ -105,6 +108,66 @@
       (let [got (vec (for [_ (range 20)] (some-> (sim/net-receive (topo/guest running "fb") :net0 5000) text-of)))]
         (is (= (set (map #(str "n" %) (range 20))) (set got)))
         (is (not= (sort-by #(parse-long (subs % 1)) got) got) (str "out of order: " got))))))
+
+(defn- linux-lab
+  "Two Debian guests on :nf-lan, 10.0.9.1 and 10.0.9.2, IPv4 only: with no IPv6 chatter, a
+  ping's echo requests are the only frames between them."
+  []
+  (let [running (binding [*out* (java.io.StringWriter.)]
+                  (topo/up! {:switches [:nf-lan]
+                             :guests (vec (for [[n mac] [["la" "52:54:00:00:0f:11"] ["lb" "52:54:00:00:0f:12"]]]
+                                            {:name n :engine :qemu :memory "256M"
+                                             :devices [[:console] [:net {:switch :nf-lan :mac mac}]]}))}))]
+    (doseq [[n ip] [["la" "10.0.9.1"] ["lb" "10.0.9.2"]]]
+      (is (zero? (:exit (con/run (topo/guest running n) (str "sysctl -qw net.ipv6.conf.eth0.disable_ipv6=1 && "
+                                                             "ip link set eth0 up && ip addr add " ip "/24 dev eth0"))))))
+    running))
+
+(defn- snmp
+  "Guest vm's IPv4 counters, /proc/net/snmp as {\"Ip\" {\"InHdrErrors\" n ...} \"Icmp\" {...} ...}."
+  [vm]
+  (let [{:keys [out exit]} (con/run vm "cat /proc/net/snmp")]
+    (is (zero? exit) out)
+    (into {} (for [[names values] (partition 2 (str/split-lines (str/trim out)))
+                   :let [[proto & ks] (str/split names #"\s+")]]
+               [(str/replace proto #":$" "") (zipmap ks (map parse-long (rest (str/split values #"\s+"))))]))))
+
+(defn- corrupted-at
+  "The byte each corrupt fault flipped in a 98-byte frame (a ping's echo request) from la to lb,
+  as lb's :fault events tell."
+  [vm]
+  (keep #(some->> (re-find #"^corrupt on nf-lan .*: flipped byte (\d+) of a 98-byte frame la/net0 -> lb/net0$" %)
+                  second parse-long)
+        (->> (g/events vm) (filter #(= :fault (:kind %))) (map :detail))))
+
+(deftest ^:qemu a-corrupted-frame-is-dropped-by-the-receiving-kernel-on-its-checksum
+  (let [running (linux-lab)
+        [la lb] (map #(topo/guest running %) ["la" "lb"])
+        ping #(con/run la (str "ping " % " 10.0.9.2") :timeout-ms 30000)]
+    (testing "an intact link: lb answers"
+      (is (zero? (:exit (ping "-c 1 -W 5")))))
+    (testing "corrupt 1.0 from la to lb: lb's kernel drops every echo request on a checksum, counted where the byte was flipped"
+      (let [before (snmp lb)
+            grown (fn [] (let [now (snmp lb)]
+                           (into {} (for [[proto k :as at] [["Ip" "InHdrErrors"] ["Icmp" "InCsumErrors"] ["Icmp" "InEchos"]]]
+                                      [(str proto " " k) (- (get-in now at) (get-in before at))]))))]
+        (topo/impair! :nf-lan {:from "la" :to "lb"} {:corrupt 1.0 :seed 7})
+        (let [{:keys [out exit]} (ping "-c 10 -i 0.2 -W 1")]
+          (is (= 1 exit) out)
+          (is (re-find #"10 packets transmitted, 0 packets received" out)))
+        (let [flipped (corrupted-at lb)
+              ;; bytes 14-33 are the IPv4 header (ip_rcv drops the frame: Ip InHdrErrors), the
+              ;; rest the ICMP message (icmp_rcv drops it on its checksum: Icmp InCsumErrors)
+              {in-header true in-icmp false} (group-by #(< % 34) flipped)
+              expected {"Ip InHdrErrors" (count in-header) "Icmp InCsumErrors" (count in-icmp) "Icmp InEchos" 0}]
+          (is (= 10 (count flipped)) "each of the 10 echo requests was corrupted, a :fault event on lb's stream")
+          (is (and (seq in-header) (seq in-icmp)) (str "seed 7 flips bytes of both the IP header and the ICMP message: " (vec flipped)))
+          (is (= expected (await/until "lb's kernel to count the corrupted echo requests" grown #(= expected %)))))))
+    (testing "the fault cleared: lb answers again"
+      (is (= 1 (topo/clear! :nf-lan)))
+      (let [{:keys [out exit]} (ping "-c 2 -W 5")]
+        (is (zero? exit) out)
+        (is (re-find #"2 packets transmitted, 2 packets received" out))))))
 
 (deftest a-rate-limit-spaces-frames-out
   (let [running (lab "fa" "fb")]
