@@ -345,8 +345,7 @@
   (try
     (f)
     (catch UnsupportedOperationException e
-      (err/fail! :engine (str fn-name ": guest " (.name vm) " is a :" (.engine vm) " guest; " (.getMessage e)
-                              " (its kernel reads the lguest device page once, at boot): use a :qemu guest")
+      (err/fail! :engine (str fn-name ": guest " (.name vm) " is a :" (.engine vm) " guest; " (.getMessage e))
                  {:fn fn-name :guest (.name vm) :engine (.engine vm)}))
     (catch RuntimeException e
       (when (or (err/guestlab-error e) (check/stopped? vm)) (throw e))
@@ -355,10 +354,13 @@
                    {:fn fn-name :guest (.name vm)} e)))))
 
 (defn plug!
-  "Hot-plugs a device into running guest g and returns its name as a keyword: the device's
-  :name, or the next free one of its kind (:block1, ...). A :qemu guest gets it in a free PCIe
-  slot (guestlab's back-end starts first, then QMP chardev-add and device_add); plug! returns
-  once the guest's driver has started it (a disk is then /dev/vdX in the guest).
+  "Hot-plugs a block, net or rng device into running guest g and returns its name as a keyword:
+  the device's :name, or the next free one of its kind (:block1, ...). A :qemu guest gets it in a
+  free PCIe slot (guestlab's back-end starts first, then QMP chardev-add and device_add); a :sim
+  guest's launcher appends its descriptor to the lguest device page, and the simulated kernel
+  walks the page on from where it last stopped and probes it. plug! returns once the guest's
+  driver has started it (a disk is then /dev/vdX in a :qemu guest, (sim/block-read vm :block1 ...)
+  in a :sim one).
 
     (plug! vm [:block {:file \"b.img\"}])  ; => :block1"
   [g device]
@@ -371,8 +373,10 @@
 
 (defn unplug!
   "Hot-unplugs a device plug! added to g, once the guest has let it go (for :qemu, QMP
-  device_del and the DEVICE_DELETED event); then its back-end stops and a disk's image is
-  flushed and closed, so the file holds what the guest wrote. Returns g."
+  device_del and the DEVICE_DELETED event; for :sim, the guest's driver resets the device); then
+  its queues stop and a disk's image is flushed and closed, so the file holds what the guest
+  wrote. A :sim guest's device page keeps the device's descriptor, marked removed (type 0xFF).
+  Devices a guest started with stay. Returns g."
   [g device]
   (check/with-guest [vm "g/unplug!" g]
     (let [n (check/device "g/unplug!" vm device)]

@@ -1,6 +1,7 @@
 (ns guestlab.hotplug-test
   "g/plug!, g/unplug! and g/link!: what a real Linux guest sees when a disk comes and goes and a
-  carrier drops; frames that stop both ways on a :sim guest's link; the refusals a user meets."
+  carrier drops; what a :sim guest's driver writes to a disk that comes and goes; frames that stop
+  both ways on a :sim guest's link; the refusals a user meets."
   (:require [clojure.string :as str]
             [clojure.test :refer [deftest is testing use-fixtures]]
             [guestlab.await :as await]
@@ -126,8 +127,57 @@
       (from-a "after")
       (from-b "after")
       (is (= "after" (payload (sim/net-receive b :net0 5000))))
-      (is (= "after" (payload (sim/net-receive a :net0 5000)))))
-    (testing "a sim guest cannot hot-plug, and says why"
-      (is (= [:engine "g/plug!: guest link-a is a :sim guest; sim guests cannot hot-plug devices (its kernel reads the lguest device page once, at boot): use a :qemu guest"]
-             (error-of #(g/plug! a [:rng]))))
-      (is (= :engine (first (error-of #(g/unplug! a :net0))))))))
+      (is (= "after" (payload (sim/net-receive a :net0 5000)))))))
+
+(defn- sector-of
+  "text at the start of one 512-byte sector, zeros after it."
+  ^bytes [text]
+  (let [b (byte-array 512)]
+    (System/arraycopy (.getBytes (str text) "US-ASCII") 0 b 0 (count text))
+    b))
+
+(defn- lifecycle [vm] (map :detail (filter #(= :lifecycle (:kind %)) (g/events vm))))
+
+(defn- statuses [vm device] (map :detail (filter #(and (= :status (:kind %)) (= device (:device %))) (g/events vm))))
+
+(deftest a-sim-guest-takes-a-disk-its-driver-writes-and-gives-it-back
+  (let [vm (g/start! {:name "sim-plug" :engine :sim :devices [[:block {:file (blank-disk "boot.img" (* 1024 1024))}] [:rng]]})
+        plugged (blank-disk "plugged.img" (* 1024 1024))
+        line "written by the sim guest's driver"
+        page (* 64 1024 1024)                    ; the lguest device page, just above the default 64M of RAM
+        read-line #(String. ^bytes (sim/block-read vm :block1 8 512) 0 (count line) "US-ASCII")]
+    (testing "plug!: the next free name, a descriptor appended to the device page, the guest's driver probes it"
+      (is (= :block1 (g/plug! vm [:block {:file plugged}])))
+      (is (= ["block0" "rng0" "block1"] (vec (.devices ^guestlab.engine.Guest vm))))
+      (is (re-matches #"plugged block1: descriptor at 0x4000\p{XDigit}{3} in the lguest device page, irqs \[3\]" (last (lifecycle vm))))
+      (is (= "ACKNOWLEDGE|DRIVER|FEATURES_OK -> ACKNOWLEDGE|DRIVER|DRIVER_OK|FEATURES_OK" (last (statuses vm "block1"))))
+      (is (= 2048 (sim/block-capacity vm :block1)))
+      (sim/block-write! vm :block1 8 (sector-of line))
+      (is (= line (read-line))))
+    (testing "unplug!: the driver resets it, the image holds what it wrote, its descriptor stays, marked removed"
+      (let [desc (Long/decode (second (re-find #"descriptor at (0x\p{XDigit}+)" (last (lifecycle vm)))))]
+        (g/unplug! vm :block1)
+        (is (= ["block0" "rng0"] (vec (.devices ^guestlab.engine.Guest vm))))
+        (is (= "ACKNOWLEDGE|DRIVER|DRIVER_OK|FEATURES_OK -> reset" (last (statuses vm "block1"))))
+        (is (= line (bytes-at plugged (* 8 512) (count line))))
+        (is (= 0xff (.readU8 (.memory ^guestlab.engine.Guest vm) desc)))
+        (is (< page desc (+ page 4096)))
+        (is (= [:no-device "sim/block-read: guest sim-plug has no device :block1 (it has: block0 rng0)"]
+               (error-of #(sim/block-read vm :block1 0 512))))))
+    (testing "the name is free again; the same image, plugged again, has the bytes"
+      (is (= :block1 (g/plug! vm [:block {:file plugged}])))
+      (is (= line (read-line)))
+      (g/unplug! vm :block1))
+    (testing "refusals, each in one line; a failed plug leaves nothing behind"
+      (is (= [:hotplug "g/unplug!: block0 of sim-plug was attached at boot; only devices plugged in can be unplugged"]
+             (error-of #(g/unplug! vm :block0))))
+      (is (= [:hotplug "g/plug!: engine sim cannot hot-plug a console device (it can: block net rng)"]
+             (error-of #(g/plug! vm [:console]))))
+      (is (= [:hotplug (str "g/plug!: a hot-plugged device is guestlab's own, on a :file; :vhost-user, :rootfs and :ephemeral"
+                            " are for the devices a guest starts with")]
+             (error-of #(g/plug! vm [:block {:vhost-user "/tmp/no.sock"}]))))
+      (is (= [:hotplug "g/plug!: sim-plug already has a device rng0"] (error-of #(g/plug! vm [:rng {:name "rng0"}]))))
+      (is (= :hotplug (first (error-of #(g/plug! vm [:block {:file "/nonexistent/b.img"}])))))
+      (is (= ["block0" "rng0"] (vec (.devices ^guestlab.engine.Guest vm)))))
+    (g/stop! vm)
+    (is (= [:stopped "g/plug!: guest sim-plug is stopped"] (error-of #(g/plug! vm [:rng]))))))

@@ -55,8 +55,9 @@ public interface Guest extends AutoCloseable {
     }
 
     /**
-     * Adds a device to the running guest and returns its name (the spec's, or the next free one of
-     * its kind: block1, net1, ...).
+     * Adds a block, net or rng device ({@link HotPlug}) to the running guest and returns its name
+     * (the spec's, or the next free one of its kind: block1, net1, ...) once the guest's driver
+     * has started it.
      */
     default String plug(DeviceSpec device) {
         throw new UnsupportedOperationException(engine() + " guests cannot hot-plug devices");

@@ -26,6 +26,13 @@ public record LguestDeviceDesc(int type, int status, List<LguestVqConfig> vqs, b
     public static final int STATUS_OFFSET = 4;
     /** sizeof(struct lguest_device_desc): config[] starts here. */
     public static final int HEADER_SIZE = 5;
+    /**
+     * The type byte of a hot-unplugged device's descriptor: guestlab's extension to lguest, whose
+     * launcher never removed a device (lguest_launcher.h has no removal). The descriptor keeps its
+     * place and size, so the descriptors after it do not move and a walk of the page steps over it
+     * (type 0 would end the walk there); virtio defines no device with ID 0xFF, so no driver binds it.
+     */
+    public static final int TYPE_REMOVED = 0xFF;
 
     public LguestDeviceDesc {
         vqs = List.copyOf(vqs);

@@ -122,12 +122,44 @@ class LguestAbiTest {
     }
 
     @Test
-    void aFullDevicePageRefusesMore() throws Exception {
+    void aFullDevicePageRefusesMoreSayingHowManyBytesAreMissingAndWritesNothing() throws Exception {
         try (MemfdMemory mem = MemfdMemory.allocate("abi", 4096)) {
             DevicePage page = new DevicePage(mem, 0, 64);
             page.add(sample());
+            byte[] before = mem.read(0, 64);
             IllegalStateException e = assertThrows(IllegalStateException.class, () -> page.add(sample()));
-            assertTrue(e.getMessage().contains("full"));
+            assertEquals("the lguest device page is full: a descriptor of 49 bytes and the type-0 terminator need 50, 15 of its 64"
+                    + " bytes are free: 35 bytes missing", e.getMessage());
+            assertArrayEquals(before, mem.read(0, 64));
+            assertEquals(List.of(0L), DevicePage.scan(mem, 0, 64));
+        }
+    }
+
+    @Test
+    void aRemovedDescriptorKeepsItsPlaceAndTheWalkStepsOverItToLaterOnes() throws Exception {
+        try (MemfdMemory mem = MemfdMemory.allocate("abi", 2 * 4096)) {
+            DevicePage page = new DevicePage(mem, 4096, 4096);
+            long a = page.add(sample());
+            long b = page.add(new LguestDeviceDesc(4, 0, List.of(new LguestVqConfig(64, 3, 0)), new byte[8], new byte[8], new byte[0]));
+            long c = page.add(new LguestDeviceDesc(3, 0, List.of(), new byte[0], new byte[0], new byte[0]));
+            byte[] bBefore = mem.read(b, 29);
+            page.remove(b);
+            assertEquals(0xFF, LguestDeviceDesc.TYPE_REMOVED);
+            assertEquals(LguestDeviceDesc.TYPE_REMOVED, mem.readU8(b), "the type byte says removed");
+            assertArrayEquals(java.util.Arrays.copyOfRange(bBefore, 1, 29), mem.read(b + 1, 28), "the rest of it stays: its size too");
+            assertEquals(List.of(a, c), DevicePage.scan(mem, 4096, 4096), "stepped over, not the end of the list");
+            assertEquals(3, LguestDeviceDesc.decode(mem.read(4096, 4096), (int) (c - 4096)).type(), "c did not move");
+
+            DevicePage.Walk all = DevicePage.walk(mem, 4096, 4096, 4096);
+            assertEquals(c + 5, all.end(), "the walk ends at the terminator");
+            long d = page.add(new LguestDeviceDesc(2, 0, List.of(), new byte[0], new byte[0], new byte[0]));
+            assertEquals(all.end(), d, "an added descriptor goes where the terminator was");
+            assertEquals(new DevicePage.Walk(List.of(d), d + 5), DevicePage.walk(mem, 4096, 4096, all.end()),
+                    "a walk from where the last one ended finds only what was added since");
+
+            assertThrows(IllegalArgumentException.class, () -> page.remove(b), "removed once");
+            assertThrows(IllegalArgumentException.class, () -> page.remove(a + 1), "not a descriptor");
+            assertThrows(IllegalArgumentException.class, () -> DevicePage.walk(mem, 4096, 4096, 4095), "outside the page");
         }
     }
 

@@ -6,6 +6,7 @@ import guestlab.engine.DeviceFactory;
 import guestlab.engine.DeviceSpec;
 import guestlab.engine.Guest;
 import guestlab.engine.GuestSpec;
+import guestlab.engine.HotPlug;
 import guestlab.engine.Rollback;
 import guestlab.events.Event;
 import guestlab.events.EventBus;
@@ -304,14 +305,7 @@ public final class QemuGuest implements Guest {
     @Override
     public synchronized String plug(DeviceSpec spec) {
         requireRunning("plug");
-        if (!QemuCommand.VHOST_USER_KINDS.contains(spec.kind())) {
-            throw new IllegalArgumentException("engine qemu cannot hot-plug a " + spec.kind() + " device (it can: block net rng)");
-        }
-        if (spec.options().get(DeviceSpec.VHOST_USER) != null || spec.rootDisk() || spec.ephemeral()) {
-            throw new IllegalArgumentException("a hot-plugged device is served by guestlab from a :file (no :vhost-user, :rootfs or :ephemeral)");
-        }
-        DeviceSpec d = spec.name() == null || spec.name().isBlank() ? new DeviceSpec(spec.kind(), nextFreeName(spec.kind()), spec.options()) : spec;
-        if (devices().contains(d.name())) throw new IllegalArgumentException(name + " already has a device " + d.name());
+        DeviceSpec d = HotPlug.named(name, engine(), spec, devices());
         int port = IntStream.range(0, ports.length).filter(i -> ports[i] == null).findFirst()
                 .orElseThrow(() -> new IllegalStateException(name + " has no free hot-plug slot (" + ports.length + ", holding "
                         + String.join(" ", ports) + "); unplug one first"));
@@ -415,12 +409,6 @@ public final class QemuGuest implements Guest {
             throw new java.io.UncheckedIOException("set_link " + device + " of " + name + ": " + e.getMessage(), e);
         }
         publish(events, name, "link of " + device + (up ? " up" : " down"));
-    }
-
-    /** kind + the lowest number no device of this guest has. */
-    private String nextFreeName(String kind) {
-        List<String> taken = devices();
-        for (int i = 0; ; i++) if (!taken.contains(kind + i)) return kind + i;
     }
 
     private void requireRunning(String what) {

@@ -32,6 +32,8 @@ abstract class SimDriver {
     protected DriverQueue[] queues;
     protected long features;
     private boolean needsResetSeen;
+    /** The device was unplugged: the driver let it go and takes no more requests. */
+    private volatile boolean removed;
 
     SimDriver(String name, GuestMemory mem, GuestPages pages, DriverTransport transport, Duration timeout) {
         this.name = name;
@@ -66,6 +68,17 @@ abstract class SimDriver {
         started();
     }
 
+    /**
+     * The device is going away (hot-unplug): once the request in progress, if any, is done, the
+     * driver resets the device (status 0, section 2.4), as a Linux driver's remove does
+     * (virtio_dev_remove ends with virtio_reset_device); every later request fails at once.
+     * Subclasses' requests hold this object's lock, as this does.
+     */
+    final synchronized void remove() {
+        removed = true;
+        transport.setStatus(0);
+    }
+
     final byte[] config() {
         return transport.config();
     }
@@ -84,6 +97,7 @@ abstract class SimDriver {
 
     /** Offers a chain on queue {@code q} (readable {@code out}, then writable {@code in}) without kicking. */
     final void offer(int q, List<Buffer> out, List<Buffer> in) {
+        requirePresent();
         if (queues[q].fault() != null) throw broken(q, queues[q].brokenReason());
         int head = queues[q].add(out, in);
         if (head < 0) throw new IllegalStateException(name + " queue " + q + " is full");
@@ -101,6 +115,7 @@ abstract class SimDriver {
 
     /** The next used buffer on queue {@code q}, waiting for its interrupt; null if none came in time. */
     final DriverQueue.Used pollUsed(int q, Duration wait) {
+        requirePresent();
         DriverQueue.Used u = collect(q);
         if (u != null || wait.isZero()) return u;
         long deadline = System.nanoTime() + wait.toNanos();
@@ -131,6 +146,10 @@ abstract class SimDriver {
         }
         if (u != null) observer.collected(q, u);
         return u;
+    }
+
+    private void requirePresent() {
+        if (removed) throw new IllegalStateException(name + " was unplugged");
     }
 
     private IllegalStateException broken(int q, String why) {

@@ -64,10 +64,10 @@ public final class SimEngine {
                     "starting: engine sim, " + spec.memoryBytes() / (1 << 20) + " MiB, devices " + devices.keySet()
                             + (vhostUser.isEmpty() ? "" : ", over vhost-user " + vhostUser.stream().map(d -> d.name() + " on "
                             + d.options().get(DeviceSpec.VHOST_USER)).toList())));
-            SimGuest g = new SimGuest(spec.name(), mem, hv, bus, events, factory.bufferConsoles(), vhostUser);
+            SimGuest g = new SimGuest(spec.name(), mem, hv, bus, events, factory, vhostUser, timeout);
             rollback.keep();
             rollback.add(g::stop); // the guest owns the bus and the memory
-            g.boot(timeout);
+            g.boot();
             rollback.keep();
             return g;
         }

@@ -1,8 +1,11 @@
 package guestlab.engine.sim;
 
 import guestlab.devices.BufferConsole;
+import guestlab.engine.DeviceFactory;
 import guestlab.engine.DeviceSpec;
 import guestlab.engine.Guest;
+import guestlab.engine.HotPlug;
+import guestlab.engine.Rollback;
 import guestlab.events.Event;
 import guestlab.events.EventBus;
 import guestlab.events.EventKind;
@@ -23,16 +26,20 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A guest whose "kernel" is Java: it finds its devices by walking the lguest device page at
  * pfnlimit * 4096 byte by byte, as lguest_devices_init() did, and drives them with the
  * simulated drivers; disks served by a vhost-user back-end elsewhere it drives as their front-end,
  * and their rings, counters and events are what their drivers see. Its CPU is whichever thread
- * calls a driver.
+ * calls a driver. Devices plugged while it runs are appended to the page and found by walking on
+ * from where the last walk ended; unplugged ones are let go by their driver first.
  */
 public final class SimGuest implements Guest {
     private final String name;
@@ -40,51 +47,50 @@ public final class SimGuest implements Guest {
     private final SimHypervisor hv;
     private final LguestBus bus;
     private final EventBus events;
+    private final DeviceFactory factory;
     private final Map<String, BufferConsole> hostConsoles;
     private final List<DeviceSpec> vhostUserDevices;
-    private final Map<String, SimDriver> drivers = new LinkedHashMap<>();
+    /** How long a simulated driver waits for its device. */
+    private final Duration timeout;
+    /** Each device's driver, by device name; read on any thread, changed by boot, plug and unplug. */
+    private final Map<String, SimDriver> drivers = new ConcurrentHashMap<>();
     /** The devices served outside guestlab, over vhost-user with this guest as the front-end. */
     private final Map<String, VhostUserDriverTransport> remote = new LinkedHashMap<>();
+    /** The devices {@link #plug} added and {@link #unplug} has not removed; guarded by this. */
+    private final Set<String> plugged = new HashSet<>();
+    /** The kernel's page allocator and the device page's address, from boot on. */
+    private GuestPages pages;
+    private long pageBase;
+    /** Where the kernel's last walk of the device page ended (its terminator); guarded by this. */
+    private long walkedTo;
     private volatile State state = State.RUNNING;
 
     /**
      * The guest owns {@code bus} and {@code mem} and releases them at {@link #stop()}.
      *
+     * @param factory          what built the guest's devices; it builds those plugged in later
      * @param vhostUserDevices devices some vhost-user back-end serves (block or rng, named, with its socket)
+     * @param timeout          how long a simulated driver waits for its device
      */
     public SimGuest(String name, MemfdMemory mem, SimHypervisor hv, LguestBus bus, EventBus events,
-                    Map<String, BufferConsole> hostConsoles, List<DeviceSpec> vhostUserDevices) {
+                    DeviceFactory factory, List<DeviceSpec> vhostUserDevices, Duration timeout) {
         this.name = name;
         this.mem = mem;
         this.hv = hv;
         this.bus = bus;
         this.events = events;
-        this.hostConsoles = Map.copyOf(hostConsoles);
+        this.factory = factory;
+        this.hostConsoles = factory.bufferConsoles();
         this.vhostUserDevices = List.copyOf(vhostUserDevices);
+        this.timeout = timeout;
     }
 
     /** Boots the simulated kernel: scan the device page, probe every device (one driver per descriptor). */
-    public void boot(Duration timeout) {
-        long pfnLimit = hv.init().pfnLimit();
-        long pageBase = pfnLimit * LguestRing.PAGE_SIZE;
-        GuestPages pages = new GuestPages(LguestRing.PAGE_SIZE, pageBase);
-        List<String> names = bus.deviceNames();
-        List<Long> found = DevicePage.scan(mem, pageBase, LguestRing.PAGE_SIZE);
-        for (int i = 0; i < found.size(); i++) {
-            long desc = found.get(i);
-            String dev = i < names.size() ? names.get(i) : "dev" + i;
-            int type = mem.readU8(desc + LguestDeviceDesc.TYPE_OFFSET);
-            SimDriver d = switch (type) {
-                case DeviceType.BLOCK -> new SimBlockDriver(dev, mem, pages, new LguestDriverTransport(mem, hv, pages, desc), timeout);
-                case DeviceType.CONSOLE -> new SimConsoleDriver(dev, mem, pages, new LguestDriverTransport(mem, hv, pages, desc), timeout);
-                case DeviceType.NET -> new SimNetDriver(dev, mem, pages, new LguestDriverTransport(mem, hv, pages, desc), timeout);
-                case DeviceType.RNG -> new SimRngDriver(dev, mem, pages, new LguestDriverTransport(mem, hv, pages, desc), timeout);
-                default -> null; // no driver: the device stays unclaimed, as in a real kernel
-            };
-            if (d == null) continue;
-            d.probe();
-            drivers.put(dev, d);
-        }
+    public synchronized void boot() {
+        pageBase = hv.init().pfnLimit() * LguestRing.PAGE_SIZE;
+        pages = new GuestPages(LguestRing.PAGE_SIZE, pageBase);
+        walkedTo = pageBase;
+        probeNewDevices();
         for (DeviceSpec d : vhostUserDevices) {
             Path socket = socketOf(d.name());
             VhostUserFrontend frontend;
@@ -103,6 +109,92 @@ public final class SimGuest implements Guest {
         }
         lifecycle("booted: " + (drivers.size() - remote.size()) + " devices found on the lguest bus"
                 + (remote.isEmpty() ? "" : ", " + remote.size() + " over vhost-user " + remote.keySet()));
+    }
+
+    /**
+     * The kernel walks the device page on from where its last walk ended, and binds a driver to
+     * each device it finds there and probes it (features, queues, DRIVER_OK): at boot the whole
+     * page, after a plug the descriptor appended since. A device of a type no driver knows stays
+     * unclaimed, as in a real kernel; a probe that fails leaves that device unclaimed and throws.
+     */
+    private void probeNewDevices() {
+        DevicePage.Walk walk = DevicePage.walk(mem, pageBase, LguestRing.PAGE_SIZE, walkedTo);
+        walkedTo = walk.end();
+        for (long desc : walk.devices()) {
+            String dev = bus.deviceAt(desc).orElse(String.format("dev@0x%x", desc)); // the launcher's name for it
+            int type = mem.readU8(desc + LguestDeviceDesc.TYPE_OFFSET);
+            SimDriver d = switch (type) {
+                case DeviceType.BLOCK -> new SimBlockDriver(dev, mem, pages, new LguestDriverTransport(mem, hv, pages, desc), timeout);
+                case DeviceType.CONSOLE -> new SimConsoleDriver(dev, mem, pages, new LguestDriverTransport(mem, hv, pages, desc), timeout);
+                case DeviceType.NET -> new SimNetDriver(dev, mem, pages, new LguestDriverTransport(mem, hv, pages, desc), timeout);
+                case DeviceType.RNG -> new SimRngDriver(dev, mem, pages, new LguestDriverTransport(mem, hv, pages, desc), timeout);
+                default -> null; // no driver: the device stays unclaimed, as in a real kernel
+            };
+            if (d == null) continue;
+            d.probe();
+            drivers.put(dev, d);
+        }
+    }
+
+    /**
+     * Hot-plugs a block, net or rng device: the launcher builds it as at boot, appends its
+     * descriptor to the device page (where the terminator was) with the next irqs, and the
+     * simulated kernel walks the page on from where it last stopped, as a kernel would on a
+     * "devices changed" interrupt (lguest had none: the launcher tells the kernel directly), and
+     * probes the new device. Returns its name once its driver has set DRIVER_OK.
+     */
+    @Override
+    public synchronized String plug(DeviceSpec spec) {
+        requireRunning("plug");
+        DeviceSpec d = HotPlug.named(name, engine(), spec, devices());
+        long desc;
+        try (Rollback rollback = new Rollback()) {
+            VirtioDevice dev = rollback.add(factory.build(d));
+            desc = bus.plug(d.name(), dev); // a full page or too few irqs: nothing changed, and the device is closed
+            rollback.keep();
+        } catch (IOException e) {
+            throw new UncheckedIOException("plug " + d.name() + " into " + name + ": " + e.getMessage(), e);
+        }
+        plugged.add(d.name());
+        lifecycle(String.format("plugged %s: descriptor at 0x%x in the lguest device page, irqs %s", d.name(), desc,
+                bus.irqs(d.name())));
+        try {
+            probeNewDevices();
+        } catch (RuntimeException e) {
+            throw new IllegalStateException("plugged " + d.name() + " into " + name + ", but the guest's driver did not start it: "
+                    + e.getMessage() + " (it stays plugged; unplug removes it)", e);
+        }
+        return d.name();
+    }
+
+    /**
+     * Hot-unplugs a device {@link #plug} added: the guest's driver lets it go first (waiting for a
+     * request in progress, then resetting the device), then the launcher stops its queues'
+     * threads, closes it (a disk's image flushed and closed: the file holds all the guest wrote)
+     * and marks its descriptor removed in the page ({@link LguestDeviceDesc#TYPE_REMOVED}).
+     */
+    @Override
+    public synchronized void unplug(String device) {
+        requireRunning("unplug");
+        if (!devices().contains(device)) throw new IllegalArgumentException("no device " + device + "; devices: " + devices());
+        if (!plugged.contains(device)) {
+            throw new IllegalArgumentException(device + " of " + name + " was attached at boot; only devices plugged in can be unplugged");
+        }
+        long desc = bus.descriptorAddress(device);
+        SimDriver driver = drivers.remove(device);
+        try {
+            if (driver != null) driver.remove();
+        } finally {
+            plugged.remove(device);
+            bus.unplug(device);
+        }
+        lifecycle(String.format("unplugged %s: its descriptor at 0x%x in the lguest device page is marked removed (type 0x%x)",
+                device, desc, LguestDeviceDesc.TYPE_REMOVED));
+    }
+
+    private void requireRunning(String what) {
+        if (state != State.RUNNING) throw new IllegalStateException("cannot " + what + " a device of " + name + ": it is "
+                + state.name().toLowerCase());
     }
 
     public SimBlockDriver block(String device) {
@@ -135,10 +227,10 @@ public final class SimGuest implements Guest {
     }
 
     private <T extends SimDriver> T driver(String device, Class<T> kind) {
-        SimDriver d = drivers.get(device);
+        SimDriver d = device == null ? null : drivers.get(device);
         if (!kind.isInstance(d)) {
             throw new IllegalArgumentException("no " + kind.getSimpleName().replace("Sim", "").replace("Driver", "").toLowerCase()
-                    + " device " + device + "; devices: " + drivers.keySet());
+                    + " device " + device + "; devices: " + devices());
         }
         return kind.cast(d);
     }

@@ -47,6 +47,8 @@ final class BusDevice implements DriverLink {
     private final ServedDevice served;
     private final Object statusLock = new Object(); // the status byte; taken by device threads too
     private int status;
+    /** Unplugged or stopped: the guest's notifies of its descriptor are no longer taken. Guarded by this. */
+    private boolean closed;
 
     BusDevice(String guest, String name, VirtioDevice device, GuestMemory mem, long ramLimit, DevicePage page,
               Hypervisor hypervisor, EventBus events, int firstIrq) {
@@ -68,6 +70,7 @@ final class BusDevice implements DriverLink {
             vqs.add(new LguestVqConfig(device.maxQueueSize(q), irqs[q], 0));
         }
         this.configLen = device.config().length;
+        // Last of what can fail: a page too full to take the descriptor leaves nothing behind.
         this.descAddr = page.add(new LguestDeviceDesc(device.type(), 0, vqs,
                 LguestDeviceDesc.featureBytes(device.features(), FEATURE_LEN), new byte[FEATURE_LEN], device.config()));
         this.served = new ServedDevice(guest, name, device, events, this);
@@ -82,8 +85,8 @@ final class BusDevice implements DriverLink {
         return descAddr;
     }
 
-    int irqCount() {
-        return irqs.length;
+    List<Integer> irqs() {
+        return Arrays.stream(irqs).boxed().toList();
     }
 
     VirtioDevice device() {
@@ -96,8 +99,17 @@ final class BusDevice implements DriverLink {
         }
     }
 
-    /** The guest notified this descriptor's address: act on what it changed (lg_set_status). */
-    synchronized void guestNotified() {
+    /**
+     * The guest notified this descriptor's address: act on what it changed (lg_set_status).
+     * Returns false, acting on nothing, once the device is closed (unplugged).
+     */
+    synchronized boolean guestNotified() {
+        if (closed) return false;
+        statusNotified();
+        return true;
+    }
+
+    private void statusNotified() {
         // Read only the fields the guest may write, at the offsets we laid out: the guest could
         // have scribbled over num_vq, feature_len or config_len too.
         int now = mem.readU8(descAddr + LguestDeviceDesc.STATUS_OFFSET);
@@ -215,7 +227,9 @@ final class BusDevice implements DriverLink {
         }
     }
 
+    /** Stops the queues' threads and closes the device (a disk's image is flushed and closed). */
     synchronized void close() {
+        closed = true;
         unregisterKicks();
         for (int q = 0; q < irqs.length; q++) served.detach(q);
         device.close();

@@ -1,5 +1,7 @@
 package guestlab.engine.sim;
 
+import guestlab.devices.EthernetSwitch;
+import guestlab.engine.DeviceFactory;
 import guestlab.events.EventBus;
 import guestlab.lguest.DevicePage;
 import guestlab.lguest.LguestRing;
@@ -42,9 +44,10 @@ class SilentDeviceTest {
         LguestBus bus = new LguestBus("silent", mem, ram, new DevicePage(mem, ram, LguestRing.PAGE_SIZE), hv, events,
                 Map.of("rng0", new SilentRng()));
         hv.onExit(bus::handleNotify);
-        SimGuest g = new SimGuest("silent", mem, hv, bus, events, Map.of(), List.of());
+        SimGuest g = new SimGuest("silent", mem, hv, bus, events, new DeviceFactory("silent", events, EthernetSwitch::new), List.of(),
+                Duration.ofMillis(200));
         try {
-            g.boot(Duration.ofMillis(200));
+            g.boot();
             long t0 = System.nanoTime();
             SimTimeoutException e = assertThrows(SimTimeoutException.class, () -> g.rng("rng0").read(8));
             assertTrue(System.nanoTime() - t0 >= 200_000_000L, "waited the whole timeout");

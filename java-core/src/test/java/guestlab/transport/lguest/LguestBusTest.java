@@ -301,6 +301,73 @@ class LguestBusTest {
     }
 
     @Test
+    void aPluggedDeviceGoesWhereTheTerminatorWasWithTheNextIrqs() throws Exception {
+        bus(new EchoDevice(2));
+        EchoDevice plugged = new EchoDevice(1);
+        long desc = bus.plug("echo1", plugged);
+
+        assertEquals(RAM + 41, desc, "right behind echo0's 41 bytes");
+        assertEquals(List.of(3), bus.irqs("echo1"), "echo0 has irqs 1 and 2");
+        assertEquals(0, mem.readU8(desc + LguestDeviceDesc.size(1, 8, 4)), "the terminator moved down");
+        assertEquals(List.of(RAM, desc), DevicePage.scan(mem, RAM, LguestRing.PAGE_SIZE));
+        assertEquals(List.of("echo0", "echo1"), bus.deviceNames());
+        PageDriver d = new PageDriver(mem, hv, desc);
+        d.boot(FEATURES, 16);
+        assertArrayEquals(ascii("plugged"), d.echo(0, ascii("plugged"), 0x80000));
+        assertEquals(1, events(EventKind.INTERRUPT).size());
+        assertEquals("irq 3", events(EventKind.INTERRUPT).getFirst().detail());
+    }
+
+    @Test
+    void anUnpluggedDeviceIsClosedItsDescriptorMarkedAndItsNotifiesRefused() throws Exception {
+        bus(new EchoDevice(1));
+        EchoDevice plugged = new EchoDevice(2);
+        long desc = bus.plug("echo1", plugged);
+        PageDriver d = new PageDriver(mem, hv, desc);
+        d.boot(FEATURES, 16);
+        byte[] before = mem.read(desc, LguestDeviceDesc.size(2, 8, 4));
+
+        bus.unplug("echo1");
+        assertTrue(plugged.closed);
+        assertEquals(0, deviceThreads("echo1"));
+        assertTrue(requests.contains(new LhReq.EventFd(16L * 4096, -1)), "its rings' eventfds unregistered");
+        assertEquals(LguestDeviceDesc.TYPE_REMOVED, mem.readU8(desc));
+        assertArrayEquals(Arrays.copyOfRange(before, 1, before.length), mem.read(desc + 1, before.length - 1),
+                "the descriptor keeps its place and size");
+        assertEquals(List.of(RAM), DevicePage.scan(mem, RAM, LguestRing.PAGE_SIZE));
+        assertEquals(List.of("echo0"), bus.deviceNames());
+
+        d.setStatus(DeviceStatus.ACKNOWLEDGE);
+        assertFalse(bus.handleNotify(desc), "a status write on a removed descriptor is refused");
+        assertEquals(String.format("guest notified 0x%x, which is neither a queue nor a device", desc),
+                events(EventKind.HOST_WARNING).getFirst().detail());
+        assertEquals(1, plugged.starts.get(), "started once, at its boot, never again");
+
+        long again = bus.plug("echo1", new EchoDevice(1));
+        assertEquals(desc + before.length, again, "a name is free again; the removed descriptor keeps its bytes");
+        assertEquals(List.of(4), bus.irqs("echo1"), "irqs 2 and 3 are not given out again");
+    }
+
+    @Test
+    void aPlugThatDoesNotFitChangesNothing() {
+        bus(new EchoDevice(1));
+        byte[] page = mem.read(RAM, LguestRing.PAGE_SIZE);
+        EchoDevice big = new EchoDevice(200), more = new EchoDevice(30);
+        bus.plug("big", big);
+        byte[] withBig = mem.read(RAM, LguestRing.PAGE_SIZE);
+        assertFalse(Arrays.equals(page, withBig));
+
+        var irqs = assertThrows(IllegalStateException.class, () -> bus.plug("more", more));
+        assertEquals(guest + " has too few irqs left for more: its queues need 30, 22 are left (a guest has irqs 0 to 223;"
+                + " those of unplugged devices are not given out again)", irqs.getMessage());
+        var taken = assertThrows(IllegalArgumentException.class, () -> bus.plug("big", new EchoDevice(1)));
+        assertEquals(guest + " already has a device big", taken.getMessage());
+        assertArrayEquals(withBig, mem.read(RAM, LguestRing.PAGE_SIZE));
+        assertEquals(List.of("echo0", "big"), bus.deviceNames());
+        assertFalse(more.closed, "a device the bus did not take is still its caller's");
+    }
+
+    @Test
     void closeStopsEveryThreadAndReleasesDevicesAndEventfds() throws Exception {
         Footprint opened = Footprint.take();
         EchoDevice a = new EchoDevice(2), b = new EchoDevice(1);
