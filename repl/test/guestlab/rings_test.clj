@@ -100,8 +100,12 @@
                      (recur (conj acc e))
                      acc))]
         (is (= ["paused" "resumed"] (mapv :detail (filter #(= :lifecycle (:kind %)) seen))))
-        (is (= [:kick :request :completion :interrupt]
-               (mapv :kind (filter #(= "rng0" (:device %)) seen))))
+        ;; The kick's event comes first, unless the device thread had not yet run the wake-up it
+        ;; got at DRIVER_OK when the driver kicked (seen once on a loaded machine): it then serves
+        ;; the request in that pass and counts the kick after.
+        (let [kinds (mapv :kind (filter #(= "rng0" (:device %)) seen))]
+          (is (= [:request :completion :interrupt] (remove #{:kick} kinds)) (str "rng0's events: " kinds))
+          (is (= 1 (count (filter #{:kick} kinds))) (str "one kick among rng0's events: " kinds)))
         (is (= 0 (g/dropped-count s)))))))
 
 ;; --- a disk some vhost-user back-end serves: its rings seen from the driver's side -----
