@@ -160,6 +160,15 @@ public final class DeviceQueue {
         return n;
     }
 
+    /**
+     * Shows the driver the chains a {@link #serveAll} batch has served so far: publishes used.idx
+     * now rather than at the batch's end. The caller then decides about an interrupt. Device
+     * thread only, from inside the batch's {@link Server}.
+     */
+    public void showServed() {
+        publishUsed();
+    }
+
     /** Returns a chain to the driver with {@code written} bytes put into its writable buffers. */
     public void push(DescriptorChain chain, int written) throws RingFault {
         checkUsable();

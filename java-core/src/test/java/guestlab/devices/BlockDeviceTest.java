@@ -3,6 +3,8 @@ package guestlab.devices;
 import guestlab.virtio.Buffer;
 import guestlab.virtio.driver.DriverQueue;
 import guestlab.virtio.RingFault;
+import guestlab.virtio.block.BlockCompletion;
+import guestlab.virtio.block.BlockRequest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -129,6 +131,38 @@ class BlockDeviceTest {
         byte[] file = Files.readAllBytes(img);
         assertArrayEquals(a, Arrays.copyOfRange(file, 1024, 1536));
         assertArrayEquals(b, Arrays.copyOfRange(file, 1536, 2560));
+    }
+
+    /**
+     * Two reads offered together, served in one batch: what used.idx the driver could see when the
+     * device started on the second. A large one is shown at once, so a driver refills the ring
+     * while the next is served; small ones are shown together at the batch's end.
+     */
+    private static List<Integer> usedIdxSeenPerRequest(int length) throws Exception {
+        List<Integer> seen = new java.util.ArrayList<>();
+        DeviceHarness[] harness = new DeviceHarness[1];
+        BlockHandler recorder = request -> {
+            DeviceHarness h = harness[0];
+            seen.add(h.mem.readU16(h.queues[0].layout().usedIdx()));
+            return BlockCompletion.ok((int) ((BlockRequest.Read) request).length());
+        };
+        try (DeviceHarness h = new DeviceHarness(BlockDevice.over(recorder, 8 << 20, false, 1))) {
+            harness[0] = h;
+            for (int i = 0; i < 2; i++) {
+                Buffer status = h.buffer(1);
+                h.drivers[0].add(List.of(h.buffer(header(T_IN, 0))), List.of(h.buffer(length), status));
+            }
+            h.device.handle(0);
+            assertNotNull(h.drivers[0].pollUsed());
+            assertNotNull(h.drivers[0].pollUsed());
+        }
+        return seen;
+    }
+
+    @Test
+    void aLargeRequestIsShownToTheDriverBeforeTheNextIsServed() throws Exception {
+        assertEquals(List.of(0, 1), usedIdxSeenPerRequest(512 << 10), "the first 512 KiB read was in the used ring before the second began");
+        assertEquals(List.of(0, 0), usedIdxSeenPerRequest(4096), "4 KiB reads go back together at the batch's end");
     }
 
     @Test
