@@ -211,11 +211,8 @@ public final class BlockDevice implements VirtioDevice {
 
     /** Whether {@code request} moves enough data that the driver should hear of it at once. */
     private static boolean isLarge(BlockRequest request) {
-        return switch (request) {
-            case BlockRequest.Read r -> r.length() >= LARGE;
-            case BlockRequest.Write w -> w.length() >= LARGE;
-            default -> false;
-        };
+        return (request instanceof BlockRequest.Read || request instanceof BlockRequest.Write)
+                && ((BlockRequest.DataRequest) request).length() >= LARGE;
     }
 
     /** A host failure the user should see; the guest sees only the status byte. */
