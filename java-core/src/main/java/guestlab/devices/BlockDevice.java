@@ -211,8 +211,7 @@ public final class BlockDevice implements VirtioDevice {
 
     /** Whether {@code request} moves enough data that the driver should hear of it at once. */
     private static boolean isLarge(BlockRequest request) {
-        return (request instanceof BlockRequest.Read || request instanceof BlockRequest.Write)
-                && ((BlockRequest.DataRequest) request).length() >= LARGE;
+        return request instanceof BlockRequest.SectorRequest r && r.length() >= LARGE;
     }
 
     /** A host failure the user should see; the guest sees only the status byte. */

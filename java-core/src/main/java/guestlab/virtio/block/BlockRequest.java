@@ -29,7 +29,7 @@ public sealed interface BlockRequest {
     long statusAddr();
 
     /** A request with data: {@link #length()} bytes of one side of the chain, {@link #offset()} bytes in. */
-    abstract sealed class DataRequest implements BlockRequest, BufferRange permits Read, Write, GetId, Discard {
+    abstract sealed class DataRequest implements BlockRequest, BufferRange permits SectorRequest, GetId, Discard {
         private GuestMemory memory;
         private Buffers buffers;
         private long offset;
@@ -77,11 +77,16 @@ public sealed interface BlockRequest {
         }
     }
 
-    /** VIRTIO_BLK_T_IN: fill the data, which is whole sectors, from {@code sector} on. */
-    final class Read extends DataRequest {
+    /** A read or a write: its data is whole sectors of the disk, from {@link #sector()} on. */
+    abstract sealed class SectorRequest extends DataRequest permits Read, Write {
         private long sector;
 
-        private Read() {}
+        private SectorRequest() {}
+
+        final void set(GuestMemory memory, Buffers buffers, long offset, long length, long statusAddr, long sector) {
+            set(memory, buffers, offset, length, statusAddr);
+            this.sector = sector;
+        }
 
         public long sector() {
             return sector;
@@ -89,24 +94,19 @@ public sealed interface BlockRequest {
 
         @Override
         public String toString() {
-            return "Read[sector=" + sector + ", length=" + length() + ", statusAddr=0x" + Long.toHexString(statusAddr()) + "]";
+            return getClass().getSimpleName() + "[sector=" + sector + ", length=" + length() + ", statusAddr=0x"
+                    + Long.toHexString(statusAddr()) + "]";
         }
     }
 
-    /** VIRTIO_BLK_T_OUT: store the data, which is whole sectors, from {@code sector} on. */
-    final class Write extends DataRequest {
-        private long sector;
+    /** VIRTIO_BLK_T_IN: fill the data from the disk. */
+    final class Read extends SectorRequest {
+        private Read() {}
+    }
 
+    /** VIRTIO_BLK_T_OUT: store the data on the disk. */
+    final class Write extends SectorRequest {
         private Write() {}
-
-        public long sector() {
-            return sector;
-        }
-
-        @Override
-        public String toString() {
-            return "Write[sector=" + sector + ", length=" + length() + ", statusAddr=0x" + Long.toHexString(statusAddr()) + "]";
-        }
     }
 
     /** VIRTIO_BLK_T_GET_ID: up to {@value BlockSpec#ID_BYTES} bytes of serial into the data. */
@@ -261,14 +261,12 @@ public sealed interface BlockRequest {
             return switch (type) {
                 case T_IN -> {
                     if (dataIn % SECTOR != 0) yield misaligned(type, sector, dataIn, status);
-                    read.set(mem, in, 0, dataIn, status);
-                    read.sector = sector;
+                    read.set(mem, in, 0, dataIn, status, sector);
                     yield read;
                 }
                 case T_OUT -> {
                     if (dataOut % SECTOR != 0) yield misaligned(type, sector, dataOut, status);
-                    write.set(mem, out, HEADER_SIZE, dataOut, status);
-                    write.sector = sector;
+                    write.set(mem, out, HEADER_SIZE, dataOut, status, sector);
                     yield write;
                 }
                 case T_FLUSH -> {
