@@ -198,7 +198,7 @@ public final class BlockDevice implements VirtioDevice {
             if (afterLarge) {
                 // A large request just finished: show it to the driver (and interrupt, if it asks)
                 // now, not at the batch's end, so it refills the ring while the rest is served.
-                queue.showServed();
+                queue.publishUsed();
                 context.used(index);
             }
             BlockRequest request = parser.parse(mem, chain);

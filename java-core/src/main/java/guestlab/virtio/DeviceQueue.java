@@ -160,15 +160,6 @@ public final class DeviceQueue {
         return n;
     }
 
-    /**
-     * Shows the driver the chains a {@link #serveAll} batch has served so far: publishes used.idx
-     * now rather than at the batch's end. The caller then decides about an interrupt. Device
-     * thread only, from inside the batch's {@link Server}.
-     */
-    public void showServed() {
-        publishUsed();
-    }
-
     /** Returns a chain to the driver with {@code written} bytes put into its writable buffers. */
     public void push(DescriptorChain chain, int written) throws RingFault {
         checkUsable();
@@ -204,8 +195,12 @@ public final class DeviceQueue {
         if (((nextUsed - usedIdx) & 0xffff) == ring.size()) publishUsed();
     }
 
-    /** Publishes used.idx for the elements written since the last time. */
-    private void publishUsed() {
+    /**
+     * Publishes used.idx for the elements written since the last time. A {@link Server} calls it
+     * to show the driver what its {@link #serveAll} batch has served so far, rather than at the
+     * batch's end; the caller then decides about an interrupt. Device thread only.
+     */
+    public void publishUsed() {
         if (nextUsed == usedIdx) return;
         GuestMemory.fence(); // the elements before the index (section 2.7.8)
         usedIdx = nextUsed;
