@@ -27,7 +27,7 @@ public final class Libc {
     public static final int MAP_SHARED = 1;
     public static final int MFD_CLOEXEC = 1;
     public static final int EFD_CLOEXEC = 0x80000;
-    public static final int EINTR = 4, EIO = 5, EAGAIN = 11;
+    public static final int EPERM = 1, EINTR = 4, EIO = 5, EAGAIN = 11, ENOSYS = 38;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LIBC = LINKER.defaultLookup();

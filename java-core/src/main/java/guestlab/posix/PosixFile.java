@@ -22,6 +22,8 @@ public final class PosixFile implements AutoCloseable {
     public static final int ENOENT = 2;
     private static final int O_RDONLY = 0, O_RDWR = 2, O_CLOEXEC = 0x80000;
     private static final int SEEK_END = 2;
+    /** cachestat counts pages; with larger pages than these a range never looks wholly cached. */
+    private static final long PAGE = 4096;
     /** Linux's UIO_MAXIOV: more buffers than this are moved in several calls. */
     private static final int IOV_MAX = 1024;
     private static final long IOVEC_BYTES = 16; // struct iovec { void *iov_base; size_t iov_len; }
@@ -33,6 +35,13 @@ public final class PosixFile implements AutoCloseable {
     private static final MethodHandle PREADV = Libc.bind("preadv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
     private static final MethodHandle PWRITEV = Libc.bind("pwritev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
     private static final MethodHandle FSYNC = Libc.bind("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    /** cachestat(2) (Linux 6.5) has no libc wrapper: syscall(2), variadic after the number, with
+     *  {@code struct cachestat_range {u64 off, len}} in and {@code struct cachestat} (nr_cache first) out. */
+    private static final MethodHandle CACHESTAT = Libc.bind("syscall",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT), Linker.Option.firstVariadicArg(1));
+    private static final long SYS_CACHESTAT = 451; // the same number on x86-64 and arm64
+    /** Cleared once the kernel refuses cachestat, so that it is not asked again. */
+    private static volatile boolean cachestatWorks = true;
 
     /**
      * Each thread's iovec array for {@link #transfer} (its errno state is the thread's
@@ -89,6 +98,31 @@ public final class PosixFile implements AutoCloseable {
     public void writeFully(IoVector buffers, long offset, long piece) {
         if (piece <= 0) throw new IllegalArgumentException("piece of " + piece + " bytes");
         transfer(PWRITEV, "pwritev", buffers, offset, piece);
+    }
+
+    /**
+     * Whether every page of the file from {@code offset} for {@code length} bytes is in the page
+     * cache now (cachestat(2)); false when the kernel cannot tell (before Linux 6.5) or the call
+     * fails. A hint: the answer may change as soon as it is given.
+     */
+    public boolean cached(long offset, long length) {
+        checkOpen();
+        if (!cachestatWorks || length <= 0) return false;
+        try {
+            CallScratch s = CallScratch.mine();
+            s.cacheRange.set(JAVA_LONG, 0, offset);
+            s.cacheRange.set(JAVA_LONG, 8, length);
+            long r = (long) CACHESTAT.invokeExact(s.state, SYS_CACHESTAT, fd, s.cacheRange, s.cacheStat, 0);
+            if (r < 0) {
+                int e = Libc.errno(s.state);
+                if (e == Libc.ENOSYS || e == Libc.EPERM) cachestatWorks = false; // an older kernel, or a seccomp filter
+                return false;
+            }
+            long pages = (offset + length - 1) / PAGE - offset / PAGE + 1;
+            return s.cacheStat.get(JAVA_LONG, 0) >= pages;
+        } catch (Throwable t) {
+            throw Libc.rethrow(t);
+        }
     }
 
     /** fsync(2): the file's data and metadata are on stable storage when it returns. */

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -72,6 +73,28 @@ class ImageFileTest {
         byte[] file = Files.readAllBytes(img);
         assertArrayEquals(data, Arrays.copyOfRange(file, 512 * 1000, 512 * 1000 + data.length), "the bytes on the host");
         assertEquals(4 << 20, file.length, "nothing written outside the range");
+    }
+
+    @Test
+    void aWriteLandsWhetherItBringsNewPagesIntoTheCacheOrOverwritesCachedOnes() throws Exception {
+        Path img = dir.resolve("sparse.img");
+        try (RandomAccessFile raf = new RandomAccessFile(img.toFile(), "rw")) {
+            raf.setLength(4 << 20); // a hole: the first write puts new pages in the cache, in pieces
+        }
+        long at = (1 << 20) + 4096;
+        try (Arena arena = Arena.ofShared(); ImageFile f = ImageFile.open(img, false)) {
+            for (int seed = 1; seed <= 2; seed++) { // the second write is over the pages the first cached
+                byte[] data = new byte[(2 << 20) + 512];
+                new Random(seed).nextBytes(data);
+                List<MemorySegment> out = buffers(arena, 700_000, (2 << 20) + 512 - 700_000);
+                MemorySegment.copy(data, 0, out.get(0), ValueLayout.JAVA_BYTE, 0, 700_000);
+                MemorySegment.copy(data, 700_000, out.get(1), ValueLayout.JAVA_BYTE, 0, data.length - 700_000);
+                f.write(pieces(out), at);
+                byte[] file = Files.readAllBytes(img);
+                assertArrayEquals(data, Arrays.copyOfRange(file, (int) at, (int) at + data.length), "write " + seed + " on the host");
+                assertEquals(4 << 20, file.length, "nothing written outside the range");
+            }
+        }
     }
 
     @Test
