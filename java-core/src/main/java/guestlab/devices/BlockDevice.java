@@ -6,6 +6,7 @@ import guestlab.virtio.DeviceContext;
 import guestlab.virtio.DeviceQueue;
 import guestlab.virtio.DeviceType;
 import guestlab.virtio.Features;
+import guestlab.virtio.PollWindow;
 import guestlab.virtio.RingFault;
 import guestlab.virtio.VirtioDevice;
 import guestlab.virtio.block.BlockCompletion;
@@ -31,6 +32,8 @@ import static guestlab.virtio.block.BlockSpec.*;
  * each has its own kick; they share the image, whose reads and writes are positional. Each queue
  * parses into request objects of its own, so serving a request allocates nothing. A large read
  * or write is shown to the driver as soon as it is served; smaller ones go back a batch at a time.
+ * After a batch a queue's thread spins on the ring for a while before it sleeps, as long as the
+ * driver has been coming back that soon.
  *
  * <p>An image whose size is not a multiple of 512 is treated as QEMU treats a raw image: the
  * capacity is rounded up to whole sectors, the bytes of the last sector past the end of the
@@ -44,6 +47,12 @@ public final class BlockDevice implements VirtioDevice {
      * QEMU completes each request as it ends). 4 KiB requests go back in batches, a few µs each.
      */
     private static final long LARGE = 256 << 10;
+    /**
+     * The longest a queue's thread spins for more requests after a batch (see {@link PollWindow}).
+     * With the window at most 100 µs, 4 KiB reads at queue depth 1 went from 32 to 51 k/s (7
+     * alternating rounds against a build without it); 50 µs did as well; a fixed 20 µs did nothing.
+     */
+    private static final long POLL_MAX_NANOS = 100_000;
     /** The most queues a device offers: one per host CPU is the useful most. */
     public static final int MAX_QUEUES = 64;
 
@@ -173,9 +182,13 @@ public final class BlockDevice implements VirtioDevice {
         server.context = c;
         server.queue = c.queue(index);
         server.mem = c.memory();
-        server.afterLarge = false;
-        server.queue.serveAll(server);
-        c.used(index);
+        server.poll.woke(System.nanoTime());
+        do {
+            server.afterLarge = false;
+            server.queue.serveAll(server);
+            c.used(index);
+        } while (server.queue.spinForAvailable(server.poll.nanos()));
+        server.poll.sleeping(System.nanoTime());
     }
 
     /** How one queue serves its requests; used by that queue's device thread only. */
@@ -187,6 +200,8 @@ public final class BlockDevice implements VirtioDevice {
         private GuestMemory mem;
         /** The request served last in this batch was large. */
         private boolean afterLarge;
+        /** How long to spin for the driver's next requests before sleeping. */
+        private final PollWindow poll = new PollWindow(POLL_MAX_NANOS);
 
         QueueServer(int index) {
             this.index = index;

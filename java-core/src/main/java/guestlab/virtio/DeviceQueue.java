@@ -125,6 +125,21 @@ public final class DeviceQueue {
         return chain;
     }
 
+    /**
+     * Spins for up to {@code nanos} until the driver offers a chain, without sleeping; returns
+     * whether one is there for {@link #pop()}. avail_event is left as the last empty pop set it.
+     */
+    public boolean spinForAvailable(long nanos) throws RingFault {
+        if (nanos <= 0) return false;
+        long end = System.nanoTime() + nanos;
+        do {
+            checkUsable();
+            if (availIdx() != lastAvail) return true;
+            Thread.onSpinWait();
+        } while (System.nanoTime() - end < 0);
+        return false;
+    }
+
     /** Serves a chain: does the device's work and returns how many bytes it wrote into the chain. */
     @FunctionalInterface
     public interface Server {

@@ -104,6 +104,31 @@ class DeviceQueueTest {
     }
 
     @Test
+    void aSpinSeesABufferTheDriverOffersWhileItSpinsWithoutAKick() throws Exception {
+        VringLayout ring = VringLayout.contiguous(8, 0, 4096);
+        long f = Features.bit(Features.RING_EVENT_IDX);
+        DriverQueue drv = new DriverQueue(mem, ring, f);
+        DeviceQueue dev = device(ring, f);
+        assertNull(dev.pop(), "armed: avail_event 0");
+        assertFalse(dev.spinForAvailable(0), "no window, no spin");
+        assertFalse(dev.spinForAvailable(1_000_000), "nothing offered in 1 ms");
+        Thread driver = Thread.ofPlatform().start(() -> drv.add(List.of(), List.of(new Buffer(IN, 8))));
+        assertTrue(dev.spinForAvailable(10_000_000_000L), "the buffer offered during the spin");
+        driver.join();
+        assertNotNull(dev.pop());
+        assertEquals(0, mem.readU16(ring.availEvent()), "the spin itself moved no notification field");
+    }
+
+    @Test
+    void aSpinOnABrokenRingFails() throws RingFault {
+        VringLayout ring = VringLayout.contiguous(8, 0, 4096);
+        DeviceQueue dev = device(ring, 0);
+        mem.writeU16(ring.availIdx(), 9); // more than the ring holds
+        assertThrows(RingFault.class, () -> dev.spinForAvailable(1_000_000));
+        assertTrue(dev.isBroken());
+    }
+
+    @Test
     void eventIdxSuppressesKicksUntilTheDeviceRearms() throws RingFault {
         VringLayout ring = VringLayout.contiguous(8, 0, 4096);
         long f = Features.bit(Features.RING_EVENT_IDX);
