@@ -20,6 +20,21 @@ import java.util.function.BiConsumer;
  * then keeps sleeping but no longer calls the device.
  */
 final class QueueWorker implements AutoCloseable {
+    /**
+     * How long a queue stays idle, with an interrupt held back, before the driver's fields are read
+     * again ({@link guestlab.virtio.DeviceQueue#lateInterruptWanted()}).
+     */
+    static final int LATE_INTERRUPT_MILLIS = 2;
+
+    /** The interrupts a queue held back, asked about again once it is idle. */
+    interface HeldBack {
+        /** Whether queue {@code index} held an interrupt back at its last decision. */
+        boolean any(int index);
+
+        /** Sends it if the driver wants it after all. */
+        void recheck(int index);
+    }
+
     private final VirtioDevice device;
     private final QueueId id;
     private final EventFd kick;
@@ -27,6 +42,7 @@ final class QueueWorker implements AutoCloseable {
     private final EventBus events;
     private final QueueCounters counters;
     private final BiConsumer<QueueId, Throwable> onFault;
+    private final HeldBack heldBack;
     private final AtomicLong hostWakes = new AtomicLong();
     private final Thread thread;
     private volatile boolean stopping;
@@ -35,9 +51,10 @@ final class QueueWorker implements AutoCloseable {
     /**
      * @param kick     the doorbell; closed with the worker when {@code ownsKick}
      * @param onFault  told once when the device fails on this queue
+     * @param heldBack asked again after {@value #LATE_INTERRUPT_MILLIS} ms idle
      */
     QueueWorker(VirtioDevice device, QueueId id, EventFd kick, boolean ownsKick, EventBus events,
-                       QueueCounters counters, BiConsumer<QueueId, Throwable> onFault) {
+                       QueueCounters counters, BiConsumer<QueueId, Throwable> onFault, HeldBack heldBack) {
         this.device = device;
         this.id = id;
         this.kick = kick;
@@ -45,6 +62,7 @@ final class QueueWorker implements AutoCloseable {
         this.events = events;
         this.counters = counters;
         this.onFault = onFault;
+        this.heldBack = heldBack;
         this.thread = Thread.ofPlatform().daemon().name("guestlab-" + id.guest() + "-" + id.device() + "-q" + id.index())
                 .unstarted(this::run);
     }
@@ -70,8 +88,12 @@ final class QueueWorker implements AutoCloseable {
 
     private void run() {
         while (true) {
-            long n = kick.await();
+            long n = !failed && heldBack.any(id.index()) ? kick.await(LATE_INTERRUPT_MILLIS) : kick.await();
             if (stopping) return;
+            if (n == 0) { // idle that long with an interrupt held back
+                step(true);
+                continue;
+            }
             long kicks = Math.max(0, n - hostWakes.getAndSet(0));
             if (kicks > 0) {
                 counters.kicks.addAndGet(kicks);
@@ -79,17 +101,26 @@ final class QueueWorker implements AutoCloseable {
                         counters.kicks.get(), -1, -1, -1, "");
             }
             if (failed) continue;
-            try {
-                device.handle(id.index());
-            } catch (InternalError e) {
-                // The JVM's word for SIGBUS on a mapping (it may surface after the access that
-                // faulted, so here rather than only in GuestMemory): this device breaks, nothing else.
-                failed = true;
-                onFault.accept(id, GuestMemoryFaultException.of(e));
-            } catch (Throwable t) {
-                failed = true;
-                onFault.accept(id, t);
-            }
+            step(false);
+        }
+    }
+
+    /**
+     * Runs the device on the queue, or asks again about a held-back interrupt ({@code late}); both
+     * touch guest memory. A failure stops this queue's device, nothing else.
+     */
+    private void step(boolean late) {
+        try {
+            if (late) heldBack.recheck(id.index());
+            else device.handle(id.index());
+        } catch (InternalError e) {
+            // The JVM's word for SIGBUS on a mapping (it may surface after the access that
+            // faulted, so here rather than only in GuestMemory): this device breaks, nothing else.
+            failed = true;
+            onFault.accept(id, GuestMemoryFaultException.of(e));
+        } catch (Throwable t) {
+            failed = true;
+            onFault.accept(id, t);
         }
     }
 

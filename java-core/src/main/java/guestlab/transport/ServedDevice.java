@@ -111,7 +111,7 @@ public final class ServedDevice implements DeviceContext {
      */
     public void run(int index, EventFd kick, boolean ownsKick) {
         QueueWorker w = new QueueWorker(device, queueId(index), kick, ownsKick, events, counters[index],
-                (id, t) -> fail(id.index(), t instanceof RingFault ? t.getMessage() : id + ": device failed: " + t));
+                (id, t) -> fail(id.index(), t instanceof RingFault ? t.getMessage() : id + ": device failed: " + t), heldBack);
         workers[index] = w;
         if (broken != null) w.halt();
         if (!started) {
@@ -238,6 +238,23 @@ public final class ServedDevice implements DeviceContext {
         DeviceQueue q = queues[index];
         if (q != null && link.canInterrupt(index) && q.needsInterrupt()) interrupt(index, q.usedIdx(), "");
     }
+
+    /** What a queue's thread asks once idle with an interrupt held back. */
+    private final QueueWorker.HeldBack heldBack = new QueueWorker.HeldBack() {
+        @Override
+        public boolean any(int index) {
+            DeviceQueue q = queues[index];
+            return q != null && q.interruptHeldBack();
+        }
+
+        @Override
+        public void recheck(int index) {
+            DeviceQueue q = queues[index];
+            if (q != null && link.canInterrupt(index) && q.lateInterruptWanted()) {
+                interrupt(index, q.usedIdx(), "late: the driver re-armed after the device looked");
+            }
+        }
+    };
 
     @Override
     public void wake(int index) {

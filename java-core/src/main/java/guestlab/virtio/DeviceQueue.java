@@ -32,6 +32,8 @@ public final class DeviceQueue {
     private int nextUsed;               // free-running u16: next used slot to fill; usedIdx outside serveAll
     private volatile int inFlight;
     private int signalledUsed;          // used idx when we last decided about an interrupt
+    private int interrupted;            // used idx when we last decided for one
+    private boolean interruptHeldBack;  // the last decision was against one
     private RingFault.Reason brokenBy;  // written before broken, read after it
     private volatile String broken;
 
@@ -55,6 +57,7 @@ public final class DeviceQueue {
         this.nextUsed = usedIdx;
         this.lastAvail = usedIdx;
         this.signalledUsed = usedIdx;
+        this.interrupted = usedIdx;
     }
 
     public QueueId id() {
@@ -224,7 +227,7 @@ public final class DeviceQueue {
 
     /**
      * Whether the driver wants an interrupt for what was pushed since the last call: used_event
-     * with EVENT_IDX (section 2.7.10), otherwise the avail ring's NO_INTERRUPT flag.
+     * with EVENT_IDX (section 2.7.10), otherwise the avail ring's NO_INTERRUPT flag. Device thread only.
      */
     public boolean needsInterrupt() {
         if (broken != null) return false;
@@ -233,6 +236,39 @@ public final class DeviceQueue {
         int now = usedIdx;
         signalledUsed = now;
         if (old == now) return false;
+        boolean wanted = driverAsks(old, now);
+        if (wanted) interrupted = now;
+        interruptHeldBack = !wanted;
+        return wanted;
+    }
+
+    /** Whether {@link #needsInterrupt()} held one back since the last interrupt; device thread only. */
+    public boolean interruptHeldBack() {
+        return interruptHeldBack;
+    }
+
+    /**
+     * Asks again about the interrupt {@link #needsInterrupt()} last held back, as the driver's
+     * fields read now; called once the queue has been idle a while, and clears what was held back.
+     * A driver re-arms (writes used_event, or clears NO_INTERRUPT), then reads used.idx, and the
+     * device publishes used.idx, then reads the driver's field (section 2.7.10): with a barrier on
+     * each side one of them sees the other. Without the driver's barrier both can miss, and the
+     * driver then waits for an interrupt the device decided against, for ever: QEMU's TCG leaves a
+     * single vCPU's barriers out, and 1 fio run in 10 hung so on guestlab's and on
+     * qemu-storage-daemon's disks alike. An interrupt the driver did not need is harmless.
+     */
+    public boolean lateInterruptWanted() {
+        if (!interruptHeldBack || broken != null) return false;
+        interruptHeldBack = false;
+        GuestMemory.fence();
+        int now = usedIdx;
+        boolean wanted = driverAsks(interrupted, now);
+        if (wanted) interrupted = now;
+        return wanted;
+    }
+
+    /** Whether the driver's notification field asks for an interrupt for used.idx moving from {@code old} to {@code now}. */
+    private boolean driverAsks(int old, int now) {
         if (eventIdx) {
             int usedEvent = mem.readU16(ring.usedEvent());
             // vring_need_event(): did new_idx step past event_idx since old?

@@ -54,6 +54,25 @@ class QueueWorkerTest {
         }
     }
 
+    /** Held-back interrupts as the test sets them; records each recheck and clears, as DeviceQueue does. */
+    static final class HeldBackProbe implements QueueWorker.HeldBack {
+        volatile boolean held;
+        volatile RuntimeException toThrow;
+        final LinkedBlockingQueue<String> rechecks = new LinkedBlockingQueue<>();
+
+        @Override
+        public boolean any(int index) {
+            return held;
+        }
+
+        @Override
+        public void recheck(int index) {
+            held = false;
+            rechecks.add(Thread.currentThread().getName());
+            if (toThrow != null) throw toThrow;
+        }
+    }
+
     private final List<QueueWorker> workers = new ArrayList<>();
 
     @AfterEach
@@ -62,7 +81,7 @@ class QueueWorkerTest {
     }
 
     private record Rig(TinyDevice dev, QueueId id, EventFd kick, QueueCounters counters, EventBus events,
-                       List<Throwable> faults, List<QueueId> faultIds, QueueWorker worker) {}
+                       List<Throwable> faults, List<QueueId> faultIds, HeldBackProbe heldBack, QueueWorker worker) {}
 
     private Rig rig(int index) {
         TinyDevice dev = new TinyDevice();
@@ -72,13 +91,14 @@ class QueueWorkerTest {
         EventBus events = new EventBus(64);
         List<Throwable> faults = new CopyOnWriteArrayList<>();
         List<QueueId> ids = new CopyOnWriteArrayList<>();
+        HeldBackProbe heldBack = new HeldBackProbe();
         QueueWorker w = new QueueWorker(dev, id, kick, true, events, counters, (q, t) -> {
             ids.add(q);
             faults.add(t);
-        });
+        }, heldBack);
         workers.add(w);
         w.start();
-        return new Rig(dev, id, kick, counters, events, faults, ids, w);
+        return new Rig(dev, id, kick, counters, events, faults, ids, heldBack, w);
     }
 
     /** Waits until the worker has counted {@code n} guest kicks in all. */
@@ -236,11 +256,37 @@ class QueueWorkerTest {
     }
 
     @Test
+    void aQueueLeftIdleWithAnInterruptHeldBackAsksAgainOnItsOwnThread() throws Exception {
+        Rig r = rig(0);
+        r.heldBack().held = true; // as if the device's last decision held one back
+        r.kick().signal();        // the thread handles this kick, then finds the queue idle
+        assertEquals(threadName(r.id()), r.heldBack().rechecks.poll(5, TimeUnit.SECONDS),
+                "asked again " + QueueWorker.LATE_INTERRUPT_MILLIS + " ms after the queue went idle");
+        assertFalse(r.heldBack().held);
+        r.heldBack().held = true;
+        r.kick().signal();
+        assertNotNull(r.heldBack().rechecks.poll(5, TimeUnit.SECONDS), "and again after the next held-back decision");
+        assertTrue(r.faults().isEmpty());
+    }
+
+    @Test
+    void aRecheckThatFailsStopsOnlyThatQueuesDevice() throws Exception {
+        Rig r = rig(0);
+        r.heldBack().toThrow = new IllegalStateException("guest memory is gone");
+        r.heldBack().held = true;
+        r.kick().signal();
+        Await.until("the failure reported", r.faults()::size, n -> n == 1);
+        assertEquals("guest memory is gone", r.faults().get(0).getMessage());
+        assertEquals(r.id(), r.faultIds().get(0));
+    }
+
+    @Test
     void closeLeavesABorrowedEventFdOpen() throws Exception {
         TinyDevice dev = new TinyDevice();
         QueueId id = new QueueId("qwt" + SEQ.incrementAndGet(), "tiny", 0);
         try (EventFd kick = EventFd.create()) {
-            QueueWorker w = new QueueWorker(dev, id, kick, false, new EventBus(8), new QueueCounters(), (q, t) -> {});
+            QueueWorker w = new QueueWorker(dev, id, kick, false, new EventBus(8), new QueueCounters(), (q, t) -> {},
+                    new HeldBackProbe());
             w.start();
             kick.signal();
             assertNotNull(dev.threads.poll(5, TimeUnit.SECONDS));

@@ -147,6 +147,69 @@ class DeviceQueueTest {
         assertTrue(drv.kickNeeded(), "re-armed: the next buffer kicks");
     }
 
+    /**
+     * The race a driver without its barrier loses (QEMU's TCG with one vCPU): the device looks at
+     * used_event before the driver's re-arm reaches memory, the driver looks at used.idx before the
+     * device's publish does; the device holds the interrupt back and the driver waits for it.
+     */
+    @Test
+    void anInterruptHeldBackIsSentWhenTheDriverTurnsOutToHaveReArmedTooLate() throws RingFault {
+        VringLayout ring = VringLayout.contiguous(8, 0, 4096);
+        long f = Features.bit(Features.RING_EVENT_IDX);
+        DriverQueue drv = new DriverQueue(mem, ring, f);
+        DeviceQueue dev = device(ring, f);
+        List<Buffer> in = List.of(new Buffer(IN, 8));
+        for (int i = 0; i < 3; i++) drv.add(List.of(), in);
+        mem.writeU16(ring.usedEvent(), 0);
+        dev.push(dev.pop(), 0);
+        assertTrue(dev.needsInterrupt(), "used.idx passed 0");
+        assertFalse(dev.interruptHeldBack());
+        // the driver took entry 0, its callbacks are off (used_event left behind) while it works
+        dev.push(dev.pop(), 0);
+        dev.push(dev.pop(), 0);
+        assertFalse(dev.needsInterrupt(), "used_event 0 was passed already: no second interrupt");
+        assertTrue(dev.interruptHeldBack());
+        mem.writeU16(ring.usedEvent(), 1); // the re-arm that landed too late: it has seen entry 0 only
+        assertTrue(dev.lateInterruptWanted(), "asked again, the driver is behind what the device published");
+        assertFalse(dev.interruptHeldBack(), "asking clears it");
+        assertFalse(dev.lateInterruptWanted(), "and one late interrupt is all");
+    }
+
+    @Test
+    void noLateInterruptForADriverThatHasSeenEverything() throws RingFault {
+        VringLayout ring = VringLayout.contiguous(8, 0, 4096);
+        long f = Features.bit(Features.RING_EVENT_IDX);
+        DriverQueue drv = new DriverQueue(mem, ring, f);
+        DeviceQueue dev = device(ring, f);
+        List<Buffer> in = List.of(new Buffer(IN, 8));
+        for (int i = 0; i < 3; i++) drv.add(List.of(), in);
+        mem.writeU16(ring.usedEvent(), 5);
+        for (int i = 0; i < 3; i++) dev.push(dev.pop(), 0);
+        assertFalse(dev.needsInterrupt());
+        assertTrue(dev.interruptHeldBack());
+        mem.writeU16(ring.usedEvent(), 3); // it collected all three and re-armed at 3
+        assertFalse(dev.lateInterruptWanted());
+        assertFalse(dev.interruptHeldBack());
+    }
+
+    @Test
+    void withoutEventIdxAHeldBackInterruptIsSentOnceTheDriverAllowsThem() throws RingFault {
+        VringLayout ring = VringLayout.contiguous(8, 0, 4096);
+        DriverQueue drv = new DriverQueue(mem, ring, 0);
+        DeviceQueue dev = device(ring, 0);
+        drv.add(List.of(), List.of(new Buffer(IN, 8)));
+        mem.writeU16(ring.availFlags(), VringLayout.AVAIL_F_NO_INTERRUPT);
+        dev.push(dev.pop(), 0);
+        assertFalse(dev.needsInterrupt());
+        assertFalse(dev.lateInterruptWanted(), "still NO_INTERRUPT: nothing sent, nothing held back after");
+        assertFalse(dev.interruptHeldBack());
+        drv.add(List.of(), List.of(new Buffer(IN, 8)));
+        dev.push(dev.pop(), 0);
+        assertFalse(dev.needsInterrupt());
+        mem.writeU16(ring.availFlags(), 0);
+        assertTrue(dev.lateInterruptWanted());
+    }
+
     @Test
     void eventIdxSuppressesInterruptsUntilUsedEvent() throws RingFault {
         VringLayout ring = VringLayout.contiguous(8, 0, 4096);
