@@ -147,6 +147,14 @@ class DeviceQueueTest {
         assertTrue(drv.kickNeeded(), "re-armed: the next buffer kicks");
     }
 
+    /** A device queue with EVENT_IDX over {@code ring}, after a driver offered {@code n} one-buffer chains. */
+    private DeviceQueue eventIdxQueueWithOffered(VringLayout ring, int n) throws RingFault {
+        long f = Features.bit(Features.RING_EVENT_IDX);
+        DriverQueue drv = new DriverQueue(mem, ring, f);
+        for (int i = 0; i < n; i++) drv.add(List.of(), List.of(new Buffer(IN, 8)));
+        return device(ring, f);
+    }
+
     /**
      * The race a driver without its barrier loses (QEMU's TCG with one vCPU): the device looks at
      * used_event before the driver's re-arm reaches memory, the driver looks at used.idx before the
@@ -155,11 +163,7 @@ class DeviceQueueTest {
     @Test
     void anInterruptHeldBackIsSentWhenTheDriverTurnsOutToHaveReArmedTooLate() throws RingFault {
         VringLayout ring = VringLayout.contiguous(8, 0, 4096);
-        long f = Features.bit(Features.RING_EVENT_IDX);
-        DriverQueue drv = new DriverQueue(mem, ring, f);
-        DeviceQueue dev = device(ring, f);
-        List<Buffer> in = List.of(new Buffer(IN, 8));
-        for (int i = 0; i < 3; i++) drv.add(List.of(), in);
+        DeviceQueue dev = eventIdxQueueWithOffered(ring, 3);
         mem.writeU16(ring.usedEvent(), 0);
         dev.push(dev.pop(), 0);
         assertTrue(dev.needsInterrupt(), "used.idx passed 0");
@@ -178,11 +182,7 @@ class DeviceQueueTest {
     @Test
     void noLateInterruptForADriverThatHasSeenEverything() throws RingFault {
         VringLayout ring = VringLayout.contiguous(8, 0, 4096);
-        long f = Features.bit(Features.RING_EVENT_IDX);
-        DriverQueue drv = new DriverQueue(mem, ring, f);
-        DeviceQueue dev = device(ring, f);
-        List<Buffer> in = List.of(new Buffer(IN, 8));
-        for (int i = 0; i < 3; i++) drv.add(List.of(), in);
+        DeviceQueue dev = eventIdxQueueWithOffered(ring, 3);
         mem.writeU16(ring.usedEvent(), 5);
         for (int i = 0; i < 3; i++) dev.push(dev.pop(), 0);
         assertFalse(dev.needsInterrupt());
