@@ -12,9 +12,8 @@ import java.nio.file.Path;
  * A raw disk image on the host, moving data straight between the file and guest memory with
  * positional preadv/pwritev, their iovecs pointing into guest RAM: one call per read, and per
  * write one call, or one per {@value #WRITE_PIECE}-byte stretch of the file where the write brings
- * pages into the cache. A host failure is an
- * {@link IOException} naming the call and errno. Nothing here allocates on success: it runs once
- * per block request.
+ * pages into the cache. A host failure is an {@link IOException} naming the call and errno.
+ * Nothing here allocates on success: it runs once per block request.
  */
 final class ImageFile implements AutoCloseable {
     /**
@@ -25,7 +24,7 @@ final class ImageFile implements AutoCloseable {
      * 512 KiB calls 3.8 GB/s, 1 MiB calls 1.6, 2 MiB calls 0.5; under a guest writing 1 GiB with
      * O_DIRECT, medians of 10 writes: 128 KiB pieces 2.05 s, 512 KiB 2.55 s. The cost where
      * memory stays backed: host-only, 256 KiB calls ran within 5 % of 512 KiB ones, 64 KiB calls
-     * 20 % slower. Checked again on a later VM (1 GiB cold with dd, 6 rounds each): 128 KiB calls
+     * 20 % slower. Checked again on a later VM (1 GiB cold with dd, 6-12 rounds each): 128 KiB calls
      * 4.4-5.8 GB/s in every round, 512 KiB 1.4-6.7, 1 MiB 1.3-2.6.
      *
      * <p>Only a write that would put new pages in the cache is cut, though: one over pages the

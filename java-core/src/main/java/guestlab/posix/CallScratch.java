@@ -6,9 +6,10 @@ import java.lang.foreign.MemorySegment;
 /**
  * Each thread's native scratch for the libc calls a device thread makes per request (poll and read
  * of its kick eventfd, write of a call eventfd, fsync, preadv/pwritev, cachestat): the errno
- * capture state, one {@code struct pollfd}, one 8-byte word and cachestat's two structs. Owned by its thread and freed by the collector once the
- * thread is gone, so those calls allocate nothing, neither on the heap nor natively. A thread makes
- * one libc call at a time, so the pieces are never in use twice at once.
+ * capture state, one {@code struct pollfd}, one 8-byte word and cachestat's two structs. Owned by
+ * its thread and freed by the collector once the thread is gone, so those calls allocate nothing,
+ * neither on the heap nor natively. A thread makes one libc call at a time, so the pieces are never
+ * in use twice at once.
  */
 final class CallScratch {
     private static final ThreadLocal<CallScratch> MINE = ThreadLocal.withInitial(CallScratch::new);

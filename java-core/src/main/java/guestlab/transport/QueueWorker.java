@@ -15,7 +15,9 @@ import java.util.function.BiConsumer;
 /**
  * The device thread of one virtqueue, as lguest's launcher had: it sleeps on the queue's kick
  * eventfd (LHREQ_EVENTFD's fd, or vhost-user's SET_VRING_KICK fd) and runs the device's
- * {@link VirtioDevice#handle} when the driver kicks or the host {@link #wake()}s it. A
+ * {@link VirtioDevice#handle} when the driver kicks or the host {@link #wake()}s it. When the
+ * queue held an interrupt back at its last decision, the thread also wakes after
+ * {@value #LATE_INTERRUPT_MILLIS} ms of quiet to ask again ({@link HeldBack}). A
  * {@link RingFault} or any other exception from the device goes to {@code onFault}; the thread
  * then keeps sleeping but no longer calls the device.
  */

@@ -43,6 +43,23 @@ public final class ServedDevice implements DeviceContext {
     /** A device thread did not stop when told: the memory it may still be using must stay mapped. */
     private volatile boolean stuck;
 
+    /** What a queue's thread asks once idle with an interrupt held back. */
+    private final QueueWorker.HeldBack heldBack = new QueueWorker.HeldBack() {
+        @Override
+        public boolean any(int index) {
+            DeviceQueue q = queues[index];
+            return q != null && q.interruptHeldBack();
+        }
+
+        @Override
+        public void recheck(int index) {
+            DeviceQueue q = queues[index];
+            if (q != null && link.canInterrupt(index) && q.lateInterruptWanted()) {
+                interrupt(index, q.usedIdx(), "late: the driver re-armed after the device looked");
+            }
+        }
+    };
+
     public ServedDevice(String guest, String name, VirtioDevice device, EventBus events, DriverLink link) {
         this.guest = guest;
         this.name = name;
@@ -238,23 +255,6 @@ public final class ServedDevice implements DeviceContext {
         DeviceQueue q = queues[index];
         if (q != null && link.canInterrupt(index) && q.needsInterrupt()) interrupt(index, q.usedIdx(), "");
     }
-
-    /** What a queue's thread asks once idle with an interrupt held back. */
-    private final QueueWorker.HeldBack heldBack = new QueueWorker.HeldBack() {
-        @Override
-        public boolean any(int index) {
-            DeviceQueue q = queues[index];
-            return q != null && q.interruptHeldBack();
-        }
-
-        @Override
-        public void recheck(int index) {
-            DeviceQueue q = queues[index];
-            if (q != null && link.canInterrupt(index) && q.lateInterruptWanted()) {
-                interrupt(index, q.usedIdx(), "late: the driver re-armed after the device looked");
-            }
-        }
-    };
 
     @Override
     public void wake(int index) {
