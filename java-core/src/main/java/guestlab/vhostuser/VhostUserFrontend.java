@@ -2,6 +2,7 @@ package guestlab.vhostuser;
 
 import guestlab.posix.EventFd;
 import guestlab.posix.PosixException;
+import guestlab.posix.PosixFile;
 import guestlab.posix.UnixSocket;
 import guestlab.virtio.Features;
 import guestlab.virtio.VringLayout;
@@ -44,12 +45,17 @@ public final class VhostUserFrontend implements AutoCloseable {
     public static VhostUserFrontend connect(Path socket) throws IOException {
         UnixSocket s = null;
         // A back-end's socket file exists from bind(2) on, a moment before it listens: a back-end
-        // started just now (in the background, by a script) refuses for that moment.
+        // started just now (in the background, by a script) refuses for that moment. One that finds
+        // a stale file there deletes it before it binds: once a file has refused, a missing file is
+        // that moment too, not a wrong path.
+        boolean refused = false;
         for (long deadline = System.nanoTime() + LISTEN_WAIT_NANOS; s == null; ) {
             try {
                 s = UnixSocket.connect(socket);
             } catch (PosixException e) {
-                if (e.errno() != ECONNREFUSED || System.nanoTime() > deadline) {
+                refused |= e.errno() == ECONNREFUSED;
+                boolean starting = e.errno() == ECONNREFUSED || (refused && e.errno() == PosixFile.ENOENT);
+                if (!starting || System.nanoTime() > deadline) {
                     throw new IOException("no vhost-user back-end on " + socket + ": " + e.getMessage(), e);
                 }
                 LockSupport.parkNanos(20_000_000);

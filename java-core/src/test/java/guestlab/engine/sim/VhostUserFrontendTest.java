@@ -130,6 +130,32 @@ class VhostUserFrontendTest {
         }
     }
 
+    /**
+     * A back-end that finds a stale socket file deletes it, then binds: a front-end that was refused
+     * by the old file and then finds none keeps waiting for the new one.
+     */
+    @Test
+    void waitsThroughABackEndReplacingItsStaleSocketFile() throws Exception {
+        Path sock = dir.resolve("replaced.sock");
+        guestlab.posix.UnixSocket.listen(sock).close(); // stale: refuses connections
+        CompletableFuture<guestlab.vhostuser.VhostUserFrontend> connecting =
+                CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return guestlab.vhostuser.VhostUserFrontend.connect(sock);
+                    } catch (java.io.IOException e) {
+                        throw new RuntimeException(e);
+                    }
+                });
+        Thread.sleep(100); // the front-end is refused by the stale file (it retries every 20 ms)
+        Files.delete(sock);
+        Thread.sleep(100); // and now finds no file at all
+        try (RngDevice device = new RngDevice();
+             VhostUserBackend backend = new VhostUserBackend("late", "rng", device, sock, new EventBus(16));
+             guestlab.vhostuser.VhostUserFrontend f = connecting.get(5, TimeUnit.SECONDS)) {
+            assertNotEquals(0, f.deviceFeatures(), "connected to the back-end that came up");
+        }
+    }
+
     @Test
     void drivesARemoteEntropySource() throws Exception {
         Path sock = dir.resolve("rng.sock");
