@@ -109,19 +109,23 @@ class VhostUserFrontendTest {
         }
     }
 
+    /** A front-end connecting to {@code sock} on another thread, as a script would while its back-end starts. */
+    private static CompletableFuture<guestlab.vhostuser.VhostUserFrontend> connectingTo(Path sock) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return guestlab.vhostuser.VhostUserFrontend.connect(sock);
+            } catch (java.io.IOException e) {
+                throw new RuntimeException(e);
+            }
+        });
+    }
+
     @Test
     void waitsForABackEndWhoseSocketFileIsThereButNotYetListening() throws Exception {
         Path sock = dir.resolve("late.sock");
         guestlab.posix.UnixSocket.listen(sock).close(); // the file stays, nobody listens: connections are refused
         assertTrue(Files.exists(sock));
-        CompletableFuture<guestlab.vhostuser.VhostUserFrontend> connecting =
-                CompletableFuture.supplyAsync(() -> {
-                    try {
-                        return guestlab.vhostuser.VhostUserFrontend.connect(sock);
-                    } catch (java.io.IOException e) {
-                        throw new RuntimeException(e);
-                    }
-                });
+        CompletableFuture<guestlab.vhostuser.VhostUserFrontend> connecting = connectingTo(sock);
         try (RngDevice device = new RngDevice();
              VhostUserBackend backend = new VhostUserBackend("late", "rng", device, sock, new EventBus(16))) {
             try (guestlab.vhostuser.VhostUserFrontend f = connecting.get(5, TimeUnit.SECONDS)) {
@@ -138,14 +142,7 @@ class VhostUserFrontendTest {
     void waitsThroughABackEndReplacingItsStaleSocketFile() throws Exception {
         Path sock = dir.resolve("replaced.sock");
         guestlab.posix.UnixSocket.listen(sock).close(); // stale: refuses connections
-        CompletableFuture<guestlab.vhostuser.VhostUserFrontend> connecting =
-                CompletableFuture.supplyAsync(() -> {
-                    try {
-                        return guestlab.vhostuser.VhostUserFrontend.connect(sock);
-                    } catch (java.io.IOException e) {
-                        throw new RuntimeException(e);
-                    }
-                });
+        CompletableFuture<guestlab.vhostuser.VhostUserFrontend> connecting = connectingTo(sock);
         Thread.sleep(100); // the front-end is refused by the stale file (it retries every 20 ms)
         Files.delete(sock);
         Thread.sleep(100); // and now finds no file at all
